@@ -1,0 +1,31 @@
+# ldfast: every target works from a fresh clone (it creates .venv and installs what it needs).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.ldfast-installed
+
+.PHONY: venv build test test-c test-py demo bench clean
+
+$(STAMP): pyproject.toml setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel Cython
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+build: venv
+	$(PY) setup.py -q build_ext --inplace
+
+test: build
+	$(PY) -m pytest -q
+	LDFAST_NO_EXTENSIONS=1 $(PY) -m pytest -q
+
+demo: build
+	$(PY) examples/demo.py
+
+bench: build
+	$(PY) bench/compare.py
+
+clean:
+	rm -rf build $(VENV) ldfast/_ext/*.c ldfast/_ext/*.so ldfast/_ext/*.html

@@ -1,0 +1,291 @@
+"""Flag evaluation, pure-Python twin: LaunchDarkly's algorithm over preprocessed flags.
+
+The evaluator does no I/O and takes no locks: flags and segments are read from plain dicts (the
+store's current maps), big segment membership through an optional callable. It returns the
+EvaluationDetail objects prebuilt by ``ldfast.model``; only a big-segments status makes a new one.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from ldfast._ext.bucketing import bucket_value
+from ldfast._ext.operators import OP_SEGMENT_MATCH, match_value
+from ldfast.evaluation import BigSegmentsStatus, EvaluationDetail
+from ldfast.model import MALFORMED
+
+log = logging.getLogger(__name__)
+
+BigSegmentsLookup = Callable[[str], Tuple[Optional[dict], str]]
+
+
+class EvaluationException(Exception):
+    """A flag cannot be evaluated (malformed data found while evaluating)."""
+
+    def __init__(self, message: str, error_kind: str = "MALFORMED_FLAG"):
+        super().__init__(message)
+        self.message = message
+        self.error_kind = error_kind
+
+
+class EvalState:
+    """Per-evaluation state, made only for flags with prerequisites or segment clauses."""
+
+    __slots__ = ("flags", "segments", "big_segments", "original_key", "prereq_stack", "segment_stack",
+                 "depth", "prereq_keys", "events", "bs_status", "bs_membership")
+
+    def __init__(self, flags: dict, segments: dict, big_segments: Optional[BigSegmentsLookup],
+                 original_key: str, events: Optional[list], prereq_keys: Optional[list]):
+        self.flags = flags
+        self.segments = segments
+        self.big_segments = big_segments
+        self.original_key = original_key
+        self.prereq_stack: List[str] = []
+        self.segment_stack: List[str] = []
+        self.depth = 0
+        self.prereq_keys = prereq_keys
+        self.events = events
+        self.bs_status: Optional[str] = None
+        self.bs_membership: Optional[Dict[str, Any]] = None
+
+
+def evaluate(flag: Any, context: Any, flags: dict, segments: dict,
+             big_segments: Optional[BigSegmentsLookup] = None, events: Optional[list] = None,
+             prereq_keys: Optional[list] = None) -> EvaluationDetail:
+    """Evaluate a (non-deleted) flag for a valid context.
+
+    ``events``, when a list, receives ``(prerequisite_flag, detail, parent_flag)`` for every
+    prerequisite evaluated; ``prereq_keys``, when a list, the keys of the direct prerequisites
+    evaluated. The detail's value is None when its variation index is None (the caller
+    substitutes its default).
+    """
+    if flag.error is not None:
+        return MALFORMED
+    state = None
+    if flag.uses_state:
+        state = EvalState(flags, segments, big_segments, flag.key, events, prereq_keys)
+    try:
+        detail = _evaluate(flag, context, state)
+    except EvaluationException as e:
+        log.error('Could not evaluate flag "%s": %s', flag.key, e.message)
+        return MALFORMED
+    if state is not None and state.bs_status is not None:
+        reason = dict(detail.reason)
+        reason["bigSegmentsStatus"] = state.bs_status
+        return EvaluationDetail(detail.value, detail.variation_index, reason)
+    return detail
+
+
+def _individual(context: Any, kind: str) -> Any:
+    if context._multi is None:
+        return context if context._kind == kind else None
+    return context._by_kind.get(kind)
+
+
+def _evaluate(flag: Any, context: Any, state: Optional[EvalState]) -> EvaluationDetail:
+    if not flag.on:
+        return flag.off_detail
+    if flag.prerequisites:
+        failed = _check_prerequisites(flag, context, state)  # type: ignore[arg-type]
+        if failed is not None:
+            return failed
+    for kind, keys, detail in flag.targets:
+        c = _individual(context, kind)
+        if c is not None and c._key in keys:
+            return detail
+    for rule in flag.rules:
+        for clause in rule.clauses:
+            if not _clause_matches(clause, context, state):
+                break
+        else:
+            return _outcome(rule.outcome, context)
+    return _outcome(flag.fallthrough, context)
+
+
+def _check_prerequisites(flag: Any, context: Any, state: EvalState) -> Optional[EvaluationDetail]:
+    stack = state.prereq_stack
+    if flag.key != state.original_key:
+        stack.append(flag.key)
+    try:
+        for prereq in flag.prerequisites:
+            pkey = prereq.key
+            if pkey == state.original_key or pkey in stack:
+                raise EvaluationException(
+                    'prerequisite relationship to "%s" caused a circular reference; this is probably '
+                    "a temporary condition due to an incomplete update" % pkey)
+            pflag = state.flags.get(pkey)
+            if state.depth == 0 and state.prereq_keys is not None:
+                state.prereq_keys.append(pkey)
+            if pflag is None or pflag.deleted:
+                return prereq.failed
+            if pflag.error is not None:
+                raise EvaluationException('prerequisite flag "%s" is malformed' % pkey)
+            state.depth += 1
+            result = _evaluate(pflag, context, state)
+            state.depth -= 1
+            if state.events is not None:
+                state.events.append((pflag, result, flag))
+            if not pflag.on or result.variation_index != prereq.variation:
+                return prereq.failed
+        return None
+    finally:
+        if stack:
+            stack.pop()
+
+
+def _outcome(outcome: Any, context: Any) -> EvaluationDetail:
+    detail = outcome.detail
+    if detail is not None:
+        return detail
+    rollout = outcome.rollout
+    bucket = _bucket(context, rollout.context_kind, rollout.bucket_by, rollout.prefix)
+    bounds = rollout.bounds
+    i = 0
+    last = len(bounds) - 1
+    while i < last and not bucket < bounds[i]:
+        i += 1
+    if rollout.is_experiment and bucket >= 0:
+        return rollout.exp_details[i]
+    return rollout.details[i]
+
+
+def _bucket(context: Any, kind: Optional[str], bucket_by: Any, prefix: bytes) -> float:
+    c = _individual(context, kind or "user")
+    if c is None:
+        return -1.0
+    value = c._key if bucket_by is None else _attribute(c, bucket_by)
+    if value is None:
+        return 0.0
+    return bucket_value(prefix, value)
+
+
+def _attribute(c: Any, ref: Any) -> Any:
+    if ref.error is not None:
+        raise EvaluationException("invalid attribute reference: " + ref.error)
+    name = ref.first
+    if name == "key":
+        value = c._key
+    elif name == "kind":
+        value = c._kind
+    elif name == "name":
+        value = c._name
+    elif name == "anonymous":
+        value = c._anonymous
+    else:
+        attrs = c._attributes
+        value = None if attrs is None else attrs.get(name)
+    for component in ref.rest:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(component)
+    return value
+
+
+def _clause_matches(clause: Any, context: Any, state: Optional[EvalState]) -> bool:
+    op = clause.op
+    if op == OP_SEGMENT_MATCH:
+        segments = state.segments  # type: ignore[union-attr]
+        for seg_key in clause.values:
+            segment = segments.get(seg_key)
+            if segment is not None and not segment.deleted and _segment_matches(segment, context, state):  # type: ignore[arg-type]
+                return not clause.negate
+        return clause.negate
+    pre = clause.pre
+    if clause.is_kind:
+        parts = context._multi if context._multi is not None else (context,)
+        for c in parts:
+            if match_value(op, pre, c._kind):
+                return not clause.negate
+        return clause.negate
+    c = _individual(context, clause.context_kind or "user")
+    if c is None:
+        return False
+    value = _attribute(c, clause.attr)
+    if value is None:
+        return False
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            if match_value(op, pre, v):
+                return not clause.negate
+        return clause.negate
+    return match_value(op, pre, value) != clause.negate
+
+
+def _segment_matches(segment: Any, context: Any, state: EvalState) -> bool:
+    if segment.error is not None:
+        raise EvaluationException('segment "%s" is malformed' % segment.key)
+    if segment.key in state.segment_stack:
+        raise EvaluationException(
+            'segment rule referencing segment "%s" caused a circular reference; this is probably '
+            "a temporary condition due to an incomplete update" % segment.key)
+    if segment.unbounded:
+        return _big_segment_matches(segment, context, state)
+    return _simple_segment_matches(segment, context, state, True)
+
+
+def _simple_segment_matches(segment: Any, context: Any, state: EvalState, use_lists: bool) -> bool:
+    if use_lists:
+        if segment.included:
+            c = _individual(context, "user")
+            if c is not None and c._key in segment.included:
+                return True
+        for kind, keys in segment.included_contexts:
+            if keys:
+                c = _individual(context, kind)
+                if c is not None and c._key in keys:
+                    return True
+        if segment.excluded:
+            c = _individual(context, "user")
+            if c is not None and c._key in segment.excluded:
+                return False
+        for kind, keys in segment.excluded_contexts:
+            if keys:
+                c = _individual(context, kind)
+                if c is not None and c._key in keys:
+                    return False
+    if not segment.rules:
+        return False
+    state.segment_stack.append(segment.key)
+    try:
+        for rule in segment.rules:
+            if _segment_rule_matches(rule, context, state):
+                return True
+        return False
+    finally:
+        state.segment_stack.pop()
+
+
+def _segment_rule_matches(rule: Any, context: Any, state: EvalState) -> bool:
+    for clause in rule.clauses:
+        if not _clause_matches(clause, context, state):
+            return False
+    if rule.weight is None:
+        return True
+    bucket = _bucket(context, rule.rollout_context_kind, rule.bucket_by, rule.prefix)
+    return bucket < rule.weight / 100000.0
+
+
+def _big_segment_matches(segment: Any, context: Any, state: EvalState) -> bool:
+    generation = segment.generation
+    if generation is None:
+        state.bs_status = BigSegmentsStatus.NOT_CONFIGURED
+        return False
+    c = _individual(context, segment.unbounded_context_kind or "user")
+    if c is None:
+        return False
+    key = c._key
+    cache = state.bs_membership
+    if cache is not None and key in cache:
+        membership = cache[key]
+    else:
+        if state.big_segments is None:
+            state.bs_status = BigSegmentsStatus.NOT_CONFIGURED
+            return False
+        membership, state.bs_status = state.big_segments(key)
+        if cache is None:
+            cache = state.bs_membership = {}
+        cache[key] = membership
+    included = None if membership is None else membership.get("%s.g%d" % (segment.key, generation))
+    if included is not None:
+        return included
+    return _simple_segment_matches(segment, context, state, False)

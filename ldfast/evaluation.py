@@ -1,0 +1,141 @@
+"""Evaluation results: EvaluationDetail, reasons, BigSegmentsStatus, FeatureFlagsState.
+
+Reasons are plain dicts, as in the official SDK. ldfast builds each flag's reason and detail
+objects once, when the flag is stored, and returns those same objects on every evaluation: treat
+``detail.reason`` as read-only.
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Dict, List, Optional
+
+
+class EvaluationDetail:
+    """The result of a flag evaluation: value, variation index (None for the default), reason."""
+
+    __slots__ = ("_value", "_variation_index", "_reason")
+
+    def __init__(self, value: object, variation_index: Optional[int], reason: dict):
+        self._value = value
+        self._variation_index = variation_index
+        self._reason = reason
+
+    @property
+    def value(self) -> object:
+        return self._value
+
+    @property
+    def variation_index(self) -> Optional[int]:
+        return self._variation_index
+
+    @property
+    def reason(self) -> dict:
+        return self._reason
+
+    def is_default_value(self) -> bool:
+        return self._variation_index is None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EvaluationDetail):
+            return NotImplemented
+        return (self._value == other._value and self._variation_index == other._variation_index
+                and self._reason == other._reason)
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        return "(value=%s, variation_index=%s, reason=%s)" % (self._value, self._variation_index, self._reason)
+
+    __repr__ = __str__
+
+
+def error_reason(error_kind: str) -> dict:
+    return {"kind": "ERROR", "errorKind": error_kind}
+
+
+class BigSegmentsStatus:
+    """Values of ``bigSegmentsStatus`` in a reason."""
+
+    HEALTHY = "HEALTHY"
+    STALE = "STALE"
+    NOT_CONFIGURED = "NOT_CONFIGURED"
+    STORE_ERROR = "STORE_ERROR"
+
+
+class FeatureFlagsState:
+    """All flags' values and metadata for one context (see ``LDClient.all_flags_state``)."""
+
+    __slots__ = ("_values", "_meta", "_valid")
+
+    def __init__(self, valid: bool):
+        self._values: Dict[str, Any] = {}
+        self._meta: Dict[str, Any] = {}
+        self._valid = valid
+
+    def add_flag(self, flag_state: dict, with_reasons: bool, details_only_if_tracked: bool) -> None:
+        """Add one flag's state (same dict shape as the official SDK's)."""
+        self._add(flag_state["key"], flag_state["value"], flag_state["variation"], flag_state["reason"],
+                  flag_state["version"], flag_state.get("prerequisites"),
+                  flag_state.get("trackEvents", False), flag_state.get("trackReason", False),
+                  flag_state.get("debugEventsUntilDate"), with_reasons, details_only_if_tracked)
+
+    def _add(self, key: str, value: Any, variation: Optional[int], reason: Optional[dict], version: Any,
+             prerequisites: Optional[List[str]], track_events: Any, track_reason: bool,
+             debug_until: Any, with_reasons: bool, details_only_if_tracked: bool) -> None:
+        self._values[key] = value
+        meta: Dict[str, Any] = {}
+        omit_details = False
+        if details_only_if_tracked:
+            if not track_events and not track_reason and not (
+                debug_until is not None and debug_until > int(time.time() * 1000)
+            ):
+                omit_details = True
+        if (with_reasons or track_reason) and reason is not None and not omit_details:
+            meta["reason"] = reason
+        if not omit_details:
+            meta["version"] = version
+        if prerequisites:
+            meta["prerequisites"] = prerequisites
+        if variation is not None:
+            meta["variation"] = variation
+        if track_events:
+            meta["trackEvents"] = True
+        if track_reason:
+            meta["trackReason"] = True
+        if debug_until is not None:
+            meta["debugEventsUntilDate"] = debug_until
+        self._meta[key] = meta
+
+    @property
+    def valid(self) -> bool:
+        return self._valid
+
+    def get_flag_value(self, key: str) -> object:
+        return self._values.get(key)
+
+    def get_flag_reason(self, key: str) -> Optional[dict]:
+        meta = self._meta.get(key)
+        return None if meta is None else meta.get("reason")
+
+    def to_values_map(self) -> dict:
+        return self._values
+
+    def to_json_dict(self) -> dict:
+        ret = self._values.copy()
+        ret["$flagsState"] = self._meta
+        ret["$valid"] = self._valid
+        return ret
+
+    def to_json_string(self) -> str:
+        return json.dumps(self.to_json_dict())
+
+    def __getstate__(self) -> dict:
+        return self.to_json_dict()
+
+
+__all__ = ("EvaluationDetail", "BigSegmentsStatus", "FeatureFlagsState")

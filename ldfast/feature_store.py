@@ -1,0 +1,103 @@
+"""The in-memory feature store: raw items in, preprocessed immutable Flag/Segment objects kept.
+
+Writers take a lock; readers (the evaluator) never do: they read ``_flags``/``_segments``, plain
+dicts that are either replaced whole (``init``) or updated one key at a time (GIL-atomic).
+Deleted items are kept as tombstones so that an older update can never resurrect them.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Dict, Mapping
+
+from ldfast.model import Flag, Segment, parse_flag, parse_segment
+from ldfast.versioned_data_kind import FEATURES, SEGMENTS, VersionedDataKind
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+def _parser(kind: VersionedDataKind) -> Callable[[Any], Any]:
+    if kind.namespace == FEATURES.namespace:
+        return parse_flag
+    if kind.namespace == SEGMENTS.namespace:
+        return parse_segment
+    raise ValueError("unknown data kind %r" % (kind,))
+
+
+class InMemoryFeatureStore:
+    """Thread-safe in-memory store with the official FeatureStore interface (raw dicts in and out)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._flags: Dict[str, Flag] = {}
+        self._segments: Dict[str, Segment] = {}
+        self._initialized = False
+
+    def _items(self, kind: VersionedDataKind) -> Dict[str, Any]:
+        if kind.namespace == FEATURES.namespace:
+            return self._flags
+        if kind.namespace == SEGMENTS.namespace:
+            return self._segments
+        raise ValueError("unknown data kind %r" % (kind,))
+
+    def init(self, all_data: Mapping[VersionedDataKind, Mapping[str, dict]]) -> None:
+        """Replace all data. Each item is parsed once; a malformed one is kept, marked malformed."""
+        flags: Dict[str, Flag] = {}
+        segments: Dict[str, Segment] = {}
+        for kind, items in all_data.items():
+            target = flags if kind.namespace == FEATURES.namespace else segments
+            parse = _parser(kind)
+            for key, raw in (items or {}).items():
+                target[key] = parse(raw)
+        with self._lock:
+            self._flags = flags
+            self._segments = segments
+            self._initialized = True
+
+    def upsert(self, kind: VersionedDataKind, item: dict) -> bool:
+        """Store an item unless the stored one has the same or a higher version; True if stored."""
+        parsed = _parser(kind)(item)
+        key = parsed.key
+        with self._lock:
+            items = self._items(kind)
+            old = items.get(key)
+            if old is not None and old.version >= parsed.version:
+                return False
+            items[key] = parsed
+            return True
+
+    def delete(self, kind: VersionedDataKind, key: str, version: int) -> bool:
+        """Store a tombstone for ``key`` at ``version`` (same version rule as upsert)."""
+        return self.upsert(kind, {"key": key, "version": version, "deleted": True})
+
+    def get(self, kind: VersionedDataKind, key: str, callback: Callable[[Any], Any] = _identity) -> Any:
+        """The raw item, or None if it is absent or deleted."""
+        item = self._items(kind).get(key)
+        if item is None or item.deleted:
+            return callback(None)
+        return callback(item.raw)
+
+    def all(self, kind: VersionedDataKind, callback: Callable[[Any], Any] = _identity) -> Any:
+        """Every non-deleted raw item, by key."""
+        return callback({k: v.raw for k, v in self._items(kind).items() if not v.deleted})
+
+    def get_parsed(self, kind: VersionedDataKind, key: str) -> Any:
+        item = self._items(kind).get(key)
+        return None if item is None or item.deleted else item
+
+    @property
+    def initialized(self) -> bool:
+        return self._initialized
+
+    def is_available(self) -> bool:
+        return True
+
+    def is_monitoring_enabled(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+__all__ = ("InMemoryFeatureStore",)

@@ -1,0 +1,46 @@
+"""Optional data sources and stores that plug into ``Config``, as in ``ldclient.integrations``.
+
+``TestData`` lives in :mod:`ldfast.integrations.test_data`, where the official SDK keeps it.
+"""
+from __future__ import annotations
+
+from typing import Sequence, Union
+
+from ldfast.integrations._files import FileDataSourceFactory, PathArg
+
+__all__ = ("Files",)
+
+
+class Files:
+    """Factory methods for reading flag data from local files."""
+
+    @staticmethod
+    def new_data_source(
+        paths: Union[PathArg, Sequence[PathArg]],
+        auto_update: bool = False,
+        poll_interval: float = 1,
+        force_polling: bool = False,
+    ) -> FileDataSourceFactory:
+        """Use local JSON or YAML files as the source of flag data, instead of LaunchDarkly.
+
+        Pass the result as ``Config(update_processor_class=...)``::
+
+            from ldfast.integrations import Files
+            config = Config("sdk-key", update_processor_class=Files.new_data_source(paths=["flags.yml"]))
+
+        Each file may hold ``flags`` (full flag JSON by key), ``flagValues`` (flag key to a value
+        every context gets) and ``segments`` (full segment JSON by key). YAML is read when PyYAML
+        is installed, otherwise files must be JSON. If any file is missing or malformed, or a key
+        is used twice within flags or segments, nothing is loaded and an error is logged.
+
+        :param paths: one path or a list of paths, absolute or relative to the working directory
+        :param auto_update: reload all files whenever one of them changes
+        :param poll_interval: seconds between checks of the files' modification times, when
+            ``auto_update`` is on and watchdog is not used
+        :param force_polling: poll even when the ``watchdog`` package is installed
+        :return: a factory for ``Config.update_processor_class``
+        """
+        return FileDataSourceFactory(paths, auto_update, poll_interval, force_polling)
+
+
+# A ``Redis`` class (persistent feature store and big segment store) will be added here later.

@@ -1,0 +1,46 @@
+"""Test helpers: clients over in-memory data."""
+from __future__ import annotations
+
+import threading
+from typing import Any, Optional
+
+import ldfast
+from ldfast.versioned_data_kind import FEATURES, SEGMENTS
+
+
+class StaticDataSource:
+    """A data source that stores a fixed data set when started."""
+
+    def __init__(self, store: Any, ready: threading.Event, flags: dict, segments: dict):
+        self._store = store
+        self._ready = ready
+        self._data = {FEATURES: flags, SEGMENTS: segments}
+        self._initialized = False
+
+    def start(self) -> None:
+        self._store.init(self._data)
+        self._initialized = True
+        self._ready.set()
+
+    def stop(self) -> None:
+        pass
+
+    def initialized(self) -> bool:
+        return self._initialized
+
+    def is_alive(self) -> bool:
+        return False
+
+
+def static_source(flags: dict, segments: Optional[dict] = None):
+    def factory(config: Any, store: Any, ready: threading.Event) -> StaticDataSource:
+        return StaticDataSource(store, ready, flags, segments or {})
+
+    return factory
+
+
+def local_client(flags: dict, segments: Optional[dict] = None, **config: Any) -> ldfast.LDClient:
+    """An ldfast client whose store holds these raw flags and segments (keyed by key), events off."""
+    cfg = ldfast.Config("sdk-key", update_processor_class=static_source(flags, segments),
+                        send_events=False, **config)
+    return ldfast.LDClient(config=cfg, start_wait=5)

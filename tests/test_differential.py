@@ -1,0 +1,396 @@
+"""Differential test: ldfast must evaluate exactly like the official SDK (launchdarkly-server-sdk 9.20.0).
+
+Random flags, segments and contexts (tests/strategies.py) are loaded into both SDKs; every flag (plus
+one missing key) is evaluated for many contexts per data set, and the results must be identical:
+value, variation index and reason of ``variation_detail``, and the whole
+``all_flags_state(context, with_reasons=True).to_json_dict()``.
+
+Comparison is JSON-type strict: ``true`` is not ``1`` and ``1`` is not ``1.0`` (Python's ``==`` would
+say they are equal).
+
+Set LDFAST_DIFF_AGAINST_OFFICIAL=1 to run the official SDK on both sides (a sanity check of the
+harness itself: it must never fail).
+"""
+
+import copy
+import json
+import logging
+import os
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from ldclient.client import LDClient as OfficialLDClient
+from ldclient.config import Config as OfficialConfig
+from ldclient.context import Context as OfficialContext
+from ldclient.interfaces import UpdateProcessor
+from ldclient.versioned_data_kind import FEATURES, SEGMENTS
+
+try:  # tests/ may or may not become a package
+    from tests import strategies as S
+except ImportError:  # pragma: no cover - depends on how pytest puts tests/ on sys.path
+    import strategies as S
+
+AGAINST_OFFICIAL = os.environ.get("LDFAST_DIFF_AGAINST_OFFICIAL") == "1"
+
+CONTEXTS_PER_EXAMPLE = 20
+MAX_EXAMPLES = int(os.environ.get("LDFAST_DIFF_EXAMPLES", "150"))
+
+DEFAULTS = ["default-value", None, 0, False, {"d": 1}]
+
+
+# ---------------------------------------------------------------------------------------------
+# The two SDKs
+# ---------------------------------------------------------------------------------------------
+
+def official_accepts(flags, segments):
+    """True if the official parser accepts every item (it raises ValueError otherwise)."""
+    try:
+        for item in flags.values():
+            FEATURES.decode(copy.deepcopy(item))
+        for item in segments.values():
+            SEGMENTS.decode(copy.deepcopy(item))
+    except ValueError:
+        return False
+    return True
+
+
+def official_client(flags, segments):
+    """An official LDClient over in-memory data: no network, no events."""
+    data = {FEATURES: copy.deepcopy(flags), SEGMENTS: copy.deepcopy(segments)}
+
+    class _InMemorySource(UpdateProcessor):
+        def __init__(self, config, store, ready):
+            self._store = store
+            self._ready = ready
+            self._initialized = False
+
+        def start(self):
+            try:
+                self._store.init(data)
+                self._initialized = True
+            finally:
+                self._ready.set()
+
+        def stop(self):
+            pass
+
+        def is_alive(self):
+            return True
+
+        def initialized(self):
+            return self._initialized
+
+    config = OfficialConfig("sdk-key", update_processor_class=_InMemorySource, send_events=False,
+                            diagnostic_opt_out=True)
+    client = OfficialLDClient(config=config, start_wait=5)
+    assert client.is_initialized(), "official client did not initialize"
+    return client
+
+
+def fast_client(flags, segments):
+    if AGAINST_OFFICIAL:
+        return official_client(flags, segments)
+    try:
+        from tests.helpers import local_client
+    except ImportError:  # pragma: no cover
+        from helpers import local_client
+    return local_client(copy.deepcopy(flags), copy.deepcopy(segments))
+
+
+def fast_context(ctx_dict):
+    if AGAINST_OFFICIAL:
+        return OfficialContext.from_dict(copy.deepcopy(ctx_dict))
+    import ldfast
+    return ldfast.Context.from_dict(copy.deepcopy(ctx_dict))
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparison
+# ---------------------------------------------------------------------------------------------
+
+def canon(x):
+    """JSON text with sorted keys: distinguishes true/1 and 1/1.0, ignores dict order."""
+    return json.dumps(x, sort_keys=True, default=repr)
+
+
+def _dump(x):
+    try:
+        return json.dumps(x, sort_keys=True, default=repr)
+    except Exception:  # pragma: no cover
+        return repr(x)
+
+
+def _relevant_items(flag_key, flags, segments):
+    """The flag plus everything it can reach (prerequisites, segments), for mismatch messages."""
+    seen_flags, seen_segs = {}, {}
+    todo = [flag_key]
+    while todo:
+        k = todo.pop()
+        if k in seen_flags or k not in flags:
+            continue
+        f = seen_flags[k] = flags[k]
+        todo.extend(p.get("key") for p in f.get("prerequisites") or [])
+        seg_todo = []
+        for r in f.get("rules") or []:
+            for c in r.get("clauses") or []:
+                if c.get("op") == "segmentMatch":
+                    seg_todo.extend(c.get("values") or [])
+        while seg_todo:
+            s = seg_todo.pop()
+            if not isinstance(s, str) or s in seen_segs or s not in segments:
+                continue
+            seg = seen_segs[s] = segments[s]
+            for r in seg.get("rules") or []:
+                for c in r.get("clauses") or []:
+                    if c.get("op") == "segmentMatch":
+                        seg_todo.extend(c.get("values") or [])
+    return seen_flags, seen_segs
+
+
+def compare_detail(flag_key, ctx_dict, default, official, fast, flags, segments):
+    o = official.variation_detail(flag_key, OfficialContext.from_dict(copy.deepcopy(ctx_dict)), default)
+    f = fast.variation_detail(flag_key, fast_context(ctx_dict), default)
+    expected = (o.value, o.variation_index, o.reason)
+    got = (f.value, f.variation_index, f.reason)
+    if canon(expected) != canon(got):
+        rel_flags, rel_segs = _relevant_items(flag_key, flags, segments)
+        pytest.fail(
+            "variation_detail mismatch for flag %r\n"
+            "flags: %s\nsegments: %s\ncontext: %s\ndefault: %s\n"
+            "expected (official): value=%s index=%s reason=%s\n"
+            "got (ldfast):        value=%s index=%s reason=%s"
+            % (flag_key, _dump(rel_flags), _dump(rel_segs), _dump(ctx_dict), _dump(default),
+               _dump(o.value), _dump(o.variation_index), _dump(o.reason),
+               _dump(f.value), _dump(f.variation_index), _dump(f.reason)))
+
+
+def compare_all_flags(ctx_dict, official, fast, flags, segments, **kwargs):
+    o = official.all_flags_state(OfficialContext.from_dict(copy.deepcopy(ctx_dict)), **kwargs).to_json_dict()
+    f = fast.all_flags_state(fast_context(ctx_dict), **kwargs).to_json_dict()
+    if canon(o) != canon(f):
+        pytest.fail(
+            "all_flags_state(%s) mismatch\nflags: %s\nsegments: %s\ncontext: %s\n"
+            "expected (official): %s\ngot (ldfast):        %s"
+            % (kwargs, _dump(flags), _dump(segments), _dump(ctx_dict), _dump(o), _dump(f)))
+
+
+def run_differential(flags, segments, contexts, default="default-value", extra_apis=False):
+    official = official_client(flags, segments)
+    fast = fast_client(flags, segments)
+    try:
+        keys = sorted(flags) + [S.MISSING_FLAG_KEY]
+        for ctx_dict in contexts:
+            for key in keys:
+                compare_detail(key, ctx_dict, default, official, fast, flags, segments)
+            compare_all_flags(ctx_dict, official, fast, flags, segments, with_reasons=True)
+            if extra_apis:
+                for key in keys:
+                    o = official.variation(key, OfficialContext.from_dict(copy.deepcopy(ctx_dict)), default)
+                    f = fast.variation(key, fast_context(ctx_dict), default)
+                    assert canon(o) == canon(f), (
+                        "variation(%r) mismatch\nflags: %s\nsegments: %s\ncontext: %s\n"
+                        "expected (official): %s\ngot (ldfast): %s"
+                        % (key, _dump(flags), _dump(segments), _dump(ctx_dict), _dump(o), _dump(f)))
+                compare_all_flags(ctx_dict, official, fast, flags, segments)
+                compare_all_flags(ctx_dict, official, fast, flags, segments, client_side_only=True)
+                compare_all_flags(ctx_dict, official, fast, flags, segments, with_reasons=True,
+                                  details_only_for_tracked_flags=True)
+    finally:
+        official.close()
+        fast.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def quiet_sdk_logs():
+    # The official SDK logs an error for every MALFORMED_FLAG evaluation and a warning for every
+    # invalid context; with thousands of evaluations that is only noise (and slow to capture).
+    loggers = [logging.getLogger(name) for name in ("ldclient", "ldfast")]
+    saved = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    yield
+    for lg, level in zip(loggers, saved):
+        lg.setLevel(level)
+
+
+# ---------------------------------------------------------------------------------------------
+# Property tests
+# ---------------------------------------------------------------------------------------------
+
+_SETTINGS = dict(
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                           HealthCheck.filter_too_much, HealthCheck.large_base_example],
+)
+
+
+@settings(max_examples=MAX_EXAMPLES, **_SETTINGS)
+@given(data=S.data_sets(),
+       contexts=st.lists(S.context_dicts(), min_size=CONTEXTS_PER_EXAMPLE, max_size=CONTEXTS_PER_EXAMPLE),
+       default=st.sampled_from(DEFAULTS))
+def test_differential_variation_detail_and_all_flags_state(data, contexts, default):
+    flags, segments = data
+    assume(official_accepts(flags, segments))
+    run_differential(flags, segments, contexts, default)
+
+
+@settings(max_examples=max(MAX_EXAMPLES // 5, 10), **_SETTINGS)
+@given(data=S.data_sets(),
+       contexts=st.lists(S.context_dicts(), min_size=5, max_size=5),
+       default=st.sampled_from(DEFAULTS))
+def test_differential_other_apis(data, contexts, default):
+    """variation() and the other all_flags_state options (no reasons, client_side_only,
+    details_only_for_tracked_flags)."""
+    flags, segments = data
+    assume(official_accepts(flags, segments))
+    run_differential(flags, segments, contexts, default, extra_apis=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixed regression cases: (flags, segments, contexts)
+# ---------------------------------------------------------------------------------------------
+
+def _flag(key, **props):
+    f = {"key": key, "version": 1, "on": True, "variations": ["v0", "v1", "v2"],
+         "fallthrough": {"variation": 0}}
+    f.update(props)
+    return f
+
+
+def _seg(key, **props):
+    s = {"key": key, "version": 1}
+    s.update(props)
+    return s
+
+
+def _rule(*clauses, **props):
+    r = {"id": "r", "clauses": list(clauses), "variation": 1}
+    r.update(props)
+    return r
+
+
+def _clause(attribute, op, values, **props):
+    c = {"attribute": attribute, "op": op, "values": values}
+    c.update(props)
+    return c
+
+
+USER_A = {"kind": "user", "key": "a"}
+ORG_A = {"kind": "org", "key": "a"}
+MULTI = {"kind": "multi", "user": {"key": "a", "age": 3}, "org": {"key": "b", "age": 30}}
+
+REGRESSION_CASES = [
+    # bool vs number in "in"
+    ("in-bool-vs-number", {"f": _flag("f", rules=[_rule(_clause("x", "in", [1]))])}, {},
+     [dict(USER_A, x=True), dict(USER_A, x=1.0), dict(USER_A, x=1)]),
+    # 2**53+1 is not equal to 2**53 for "in", but equal as floats for lessThanOrEqual
+    ("big-int", {"f": _flag("f", rules=[_rule(_clause("x", "in", [2 ** 53])),
+                                        _rule(_clause("x", "lessThanOrEqual", [2 ** 53]), variation=2)])}, {},
+     [dict(USER_A, x=2 ** 53 + 1), dict(USER_A, x=float(2 ** 53))]),
+    # a boolean variation index is kept as-is (Python: true passes the int check)
+    ("bool-variation-index", {"f": _flag("f", fallthrough={"variation": True}, offVariation=False)}, {},
+     [USER_A]),
+    ("bool-seed", {"f": _flag("f", fallthrough={"rollout": {"seed": True, "variations": [
+        {"variation": 0, "weight": 50000}, {"variation": 1, "weight": 50000}]}})}, {},
+     [dict(USER_A, key=k) for k in "abcdefgh"]),
+    # kind attribute with a path and negate; clause contextKind ignored for kind
+    ("kind-attr", {"f": _flag("f", rules=[_rule(_clause("/kind", "in", ["org"], contextKind="device")),
+                                          _rule(_clause("kind", "startsWith", ["us"], negate=True), variation=2)])},
+     {}, [USER_A, ORG_A, MULTI]),
+    # missing context kind: false without negation
+    ("missing-kind-no-negate", {"f": _flag("f", rules=[_rule(_clause("key", "in", ["zz"], contextKind="org",
+                                                                     negate=True))])}, {},
+     [USER_A, ORG_A]),
+    # invalid attribute references are MALFORMED only when reached
+    ("invalid-ref", {"f": _flag("f", rules=[_rule(_clause("//x", "in", ["a"], contextKind="org"))]),
+                     "g": _flag("g", rules=[_rule(_clause("/a~2", "in", ["a"], contextKind="user"))]),
+                     "h": _flag("h", rules=[_rule(_clause("", "in", ["a"]))])}, {},
+     [USER_A, ORG_A]),
+    # literal attribute names with slashes vs paths
+    ("literal-vs-path", {"f": _flag("f", rules=[_rule(_clause("/nested/a", "in", ["x"])),
+                                                _rule(_clause("/nested/a", "in", ["y"], contextKind="user"),
+                                                      variation=2)])}, {},
+     [dict(USER_A, **{"/nested/a": "x"}), dict(USER_A, nested={"a": "y"})]),
+    # arrays cannot be indexed by path
+    ("array-index", {"f": _flag("f", rules=[_rule(_clause("/tags/0", "in", ["a"], contextKind="user"))])}, {},
+     [dict(USER_A, tags=["a"]), dict(USER_A, tags={"0": "a"})]),
+    # time parsing
+    ("dates", {"f": _flag("f", rules=[_rule(_clause("t", "before", ["2020-01-01T01:00:00+01:00"])),
+                                      _rule(_clause("t", "after", [1577836800000]), variation=2)])}, {},
+     [dict(USER_A, t=v) for v in ["2019-12-31T23:59:59.999Z", "2020-01-01T00:00:00.000001Z",
+                                  "2020-01-01T00:00:00", "2020-01-01", 1577836799999.5,
+                                  "2020-01-01T00:00:00.123456789Z", "2020-01-01 00:00:01z",
+                                  "1577836800001"]]),
+    # lenient semver
+    ("semver", {"f": _flag("f", rules=[_rule(_clause("v", "semVerEqual", ["2.0.0"])),
+                                       _rule(_clause("v", "semVerLessThan", ["1.0.0"]), variation=2)])}, {},
+     [dict(USER_A, v=v) for v in ["2", "2.0", "v2", "2.0.0+build", "1.0.0-alpha", "1.0.0-01",
+                                  "02.0.0", "2-beta"]]),
+    # invalid regex never matches
+    ("regex", {"f": _flag("f", rules=[_rule(_clause("s", "matches", ["[", "b$"]))])}, {},
+     [dict(USER_A, s="ab"), dict(USER_A, s="ba"), dict(USER_A, s=["x", "ab"])]),
+    # user contextTargets consult the first targets entry with the same variation only
+    ("context-targets", {"f": _flag("f", targets=[{"variation": 1, "values": ["x"]},
+                                                  {"variation": 1, "values": ["a"]}],
+                                    contextTargets=[{"variation": 1, "values": ["a"], "contextKind": "user"},
+                                                    {"variation": 2, "values": ["a"], "contextKind": "org"}])},
+     {}, [USER_A, ORG_A, MULTI]),
+    # prerequisite cycle, missing prerequisite, off prerequisite
+    ("prereqs", {"f": _flag("f", prerequisites=[{"key": "g", "variation": 0}]),
+                 "g": _flag("g", prerequisites=[{"key": "h", "variation": 0}]),
+                 "h": _flag("h", prerequisites=[{"key": "g", "variation": 0}]),
+                 "i": _flag("i", prerequisites=[{"key": "missing", "variation": 0}]),
+                 "j": _flag("j", prerequisites=[{"key": "k", "variation": 0}]),
+                 "k": _flag("k", on=False, offVariation=0)}, {}, [USER_A]),
+    # segment cycle and segment rule weight with a missing rollout context kind (bucket -1: match)
+    ("segments", {"f": _flag("f", rules=[_rule(_clause("", "segmentMatch", ["s0"]))]),
+                  "g": _flag("g", rules=[_rule(_clause("", "segmentMatch", ["s2"]))])},
+     {"s0": _seg("s0", rules=[{"clauses": [_clause("", "segmentMatch", ["s1"])]}]),
+      "s1": _seg("s1", rules=[{"clauses": [_clause("", "segmentMatch", ["s0"])]}]),
+      "s2": _seg("s2", rules=[{"clauses": [], "weight": 0, "rolloutContextKind": "org"}])},
+     [USER_A, ORG_A]),
+    # big segment without store: NOT_CONFIGURED status, rules only
+    ("big-segment", {"f": _flag("f", rules=[_rule(_clause("", "segmentMatch", ["s0", "s1"]))])},
+     {"s0": _seg("s0", unbounded=True, included=["a"]),
+      "s1": _seg("s1", unbounded=True, generation=2, included=["a"],
+                 rules=[{"clauses": [_clause("key", "in", ["b"])]}])},
+     [USER_A, dict(USER_A, key="b"), ORG_A]),
+    # bucketing by int and float attributes; experiments ignore bucketBy
+    ("bucket-by", {"f": _flag("f", fallthrough={"rollout": {"bucketBy": "n", "variations": [
+        {"variation": 0, "weight": 30000}, {"variation": 1, "weight": 30000}, {"variation": 2, "weight": 40000}]}}),
+                   "g": _flag("g", fallthrough={"rollout": {"bucketBy": "n", "kind": "experiment", "variations": [
+                       {"variation": 0, "weight": 50000, "untracked": True}, {"variation": 1, "weight": 50000}]}})},
+     {}, [dict(USER_A, n=v) for v in [33333, 33333.0, "33333", True, 2 ** 70, -7]] +
+     [dict(USER_A, key=k) for k in "abcdefgh"]),
+    # rollout with empty variations, fallthrough with nothing, rule without id
+    ("malformed", {"f": _flag("f", fallthrough={"rollout": {"variations": []}}),
+                   "g": _flag("g", fallthrough={}),
+                   "h": _flag("h", rules=[{"clauses": [], "variation": 1}]),
+                   "i": _flag("i", offVariation=7, on=False),
+                   "j": _flag("j", offVariation=None, on=False)}, {}, [USER_A]),
+    # trackEvents / trackEventsFallthrough / rule trackEvents / debugEventsUntilDate in all_flags_state
+    ("tracking", {"f": _flag("f", trackEventsFallthrough=True, debugEventsUntilDate=1000.5),
+                  "g": _flag("g", rules=[_rule(trackEvents=True)], trackEvents=True),
+                  "h": _flag("h", fallthrough={"rollout": {"kind": "experiment", "variations": [
+                      {"variation": 0, "weight": 100000}]}})}, {}, [USER_A, ORG_A]),
+    # "anonymous" is a built-in that is never missing; "name" is a built-in that may be
+    ("builtins", {"f": _flag("f", rules=[_rule(_clause("anonymous", "in", [False])),
+                                         _rule(_clause("name", "in", [None]), variation=2)])}, {},
+     [USER_A, dict(USER_A, anonymous=True), dict(USER_A, anonymous=True, name="n")]),
+    # invalid contexts
+    ("invalid-context", {"f": _flag("f")}, {}, S.INVALID_CONTEXTS),
+    # deleted flag and deleted segment
+    ("deleted", {"f": {"key": "f", "version": 2, "deleted": True},
+                 "g": _flag("g", prerequisites=[{"key": "f", "variation": 0}]),
+                 "h": _flag("h", rules=[_rule(_clause("", "segmentMatch", ["s0"]))])},
+     {"s0": {"key": "s0", "version": 3, "deleted": True}}, [USER_A]),
+]
+
+
+@pytest.mark.parametrize("flags,segments,contexts", [c[1:] for c in REGRESSION_CASES],
+                         ids=[c[0] for c in REGRESSION_CASES])
+def test_differential_regressions(flags, segments, contexts):
+    assert official_accepts(flags, segments)
+    run_differential(flags, segments, contexts)
+    run_differential(flags, segments, contexts, default=None, extra_apis=True)

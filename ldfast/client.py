@@ -69,6 +69,10 @@ def _version() -> str:
     return VERSION
 
 
+def _no_big_segment_store(key: str) -> Any:
+    return None, "NOT_CONFIGURED"
+
+
 def _is_experiment(flag: Any, reason: dict) -> bool:
     if reason.get("inExperiment"):
         return True
@@ -110,7 +114,9 @@ class LDClient:
             raise TypeError("feature_store must be an ldfast feature store (persistent stores arrive "
                             "with ldfast.integrations.Redis)")
         self._store = store
-        self._big_segments: Optional[Callable[[str], Any]] = None
+        # Without a big segment store, membership is unknown: NOT_CONFIGURED, and the segment's
+        # rules (not its lists) still apply, exactly as the official client wires it.
+        self._big_segments: Optional[Callable[[str], Any]] = _no_big_segment_store
         self._closed = False
         self._ready = False
         self._warned_cached = False

@@ -222,7 +222,7 @@ def _effective_targets(targets: Tuple[Target, ...], context_targets: Tuple[Targe
         if kind == "user":
             for t in targets:
                 if t.variation == ct.variation:
-                    out.append(("user", t.values, t.detail))
+                    out.append(("user", t.values, ct.detail))  # served: the contextTarget's variation
                     break
         else:
             out.append((kind, ct.values, ct.detail))

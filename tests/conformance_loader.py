@@ -1,6 +1,6 @@
 """Loads LaunchDarkly's server-side evaluation conformance data into flat test cases.
 
-Pure data loading, no ldfast import: the files in ``/work/shared/conformance/server-side-eval``
+Pure data loading, no ldfast import: the files in ``tests/conformance/server-side-eval`` (a copy of LaunchDarkly's sdk-test-harness data)
 (sdk-test-harness 2.41.0) are read the way the harness reads them (see the README next to them):
 
 - YAML 1.2 core schema: only true/false (and their capitalised forms, as Go's yaml.v3 accepts)
@@ -13,6 +13,8 @@ Pure data loading, no ldfast import: the files in ``/work/shared/conformance/ser
   element of their cartesian product, the objects merged, the first list varying fastest).
 - Flags and segments get their map key as ``key`` and version 1 when it is missing or 0; clauses
   get ``attribute`` "", ``values`` [] and ``negate`` false when missing; rules get ``clauses`` [].
+  Like the harness's round trip through Go's ldmodel, targets also get ``values`` [] (and
+  ``variation`` 0), prerequisites and weighted variations an int ``variation``/``weight`` 0.
 - A missing (or null) ``default`` is the zero value of the type of the flag's first variation
   (false, 0, "") or null; ``valueType`` defaults from the default's type as the harness does.
 """
@@ -32,6 +34,8 @@ import yaml
 __all__ = (
     "CONFORMANCE_DIR",
     "ConformanceCase",
+    "data_files",
+    "expand_sources",
     "is_old_user",
     "load_all",
     "load_file",
@@ -40,7 +44,8 @@ __all__ = (
 )
 
 CONFORMANCE_DIR = os.environ.get(
-    "LDFAST_CONFORMANCE_DIR", "/work/shared/conformance/server-side-eval"
+    "LDFAST_CONFORMANCE_DIR",
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "conformance", "server-side-eval"),
 )
 
 
@@ -48,7 +53,11 @@ CONFORMANCE_DIR = os.environ.get(
 # YAML 1.2 (core schema) loader
 
 
-class _Yaml12Loader(yaml.SafeLoader):
+# libyaml's parser when present (3x faster); typing is still done by the Python resolver below.
+_BaseSafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Yaml12Loader(_BaseSafeLoader):  # type: ignore[valid-type,misc]
     """SafeLoader with YAML 1.2 core-schema implicit typing instead of YAML 1.1's."""
 
     yaml_implicit_resolvers: Dict[Any, list] = {}
@@ -189,36 +198,49 @@ def expand_sources(text: str) -> List[Tuple[str, Dict[str, Any]]]:
 # SDK data normalization (what mockld's normalizeFlag/normalizeSegment amount to)
 
 
-def _normalize_clause(clause: Dict[str, Any]) -> Dict[str, Any]:
-    c = dict(clause)
-    if c.get("attribute") is None:
-        c["attribute"] = ""
-    if c.get("values") is None:
-        c["values"] = []
-    if c.get("negate") is None:
-        c["negate"] = False
-    return c
-
-
-def _normalize_rules(rules: Any) -> Any:
-    if not isinstance(rules, list):
-        return rules
-    out = []
-    for rule in rules:
-        if isinstance(rule, dict):
-            rule = dict(rule)
-            clauses = rule.get("clauses")
-            if clauses is None:
-                rule["clauses"] = []
-            elif isinstance(clauses, list):
-                rule["clauses"] = [
-                    _normalize_clause(c) if isinstance(c, dict) else c for c in clauses
-                ]
-        out.append(rule)
+def _with_defaults(obj: Any, defaults: Dict[str, Any]) -> Any:
+    if not isinstance(obj, dict):
+        return obj
+    out = dict(obj)
+    for name, default in defaults.items():
+        if out.get(name) is None:
+            out[name] = copy.deepcopy(default)
     return out
 
 
+def _map_list(items: Any, fn: Any) -> Any:
+    return [fn(x) for x in items] if isinstance(items, list) else items
+
+
+def _normalize_clause(clause: Any) -> Any:
+    return _with_defaults(clause, {"attribute": "", "op": "", "values": [], "negate": False})
+
+
+def _normalize_rollout(vr: Any) -> Any:
+    # fallthrough or rule: weighted variations always carry variation and weight
+    if not isinstance(vr, dict) or not isinstance(vr.get("rollout"), dict):
+        return vr
+    out = dict(vr)
+    rollout = dict(out["rollout"])
+    rollout["variations"] = _map_list(
+        rollout.get("variations"), lambda wv: _with_defaults(wv, {"variation": 0, "weight": 0})
+    )
+    out["rollout"] = rollout
+    return out
+
+
+def _normalize_rule(rule: Any) -> Any:
+    rule = _normalize_rollout(_with_defaults(rule, {"clauses": []}))
+    if isinstance(rule, dict):
+        rule["clauses"] = _map_list(rule["clauses"], _normalize_clause)
+    return rule
+
+
 def _normalize_item(key: str, item: Any) -> Dict[str, Any]:
+    """What mockld's normalizeFlag/normalizeSegment (a round trip through Go's ldmodel) amount to
+    for the fields an SDK's parser may require: the key, version 1 for a missing or zero version,
+    and defaults inside rules, clauses, targets, prerequisites and weighted variations (Go always
+    writes those). Top-level properties that are missing stay missing."""
     if item is None:
         item = {}
     if not isinstance(item, dict):
@@ -228,7 +250,19 @@ def _normalize_item(key: str, item: Any) -> Dict[str, Any]:
     if not out.get("version"):
         out["version"] = 1
     if "rules" in out:
-        out["rules"] = _normalize_rules(out["rules"])
+        out["rules"] = _map_list(out["rules"], _normalize_rule)
+    if "fallthrough" in out:
+        out["fallthrough"] = _normalize_rollout(out["fallthrough"])
+    if "prerequisites" in out:
+        out["prerequisites"] = _map_list(out["prerequisites"],
+                                         lambda p: _with_defaults(p, {"variation": 0}))
+    for name in ("targets", "contextTargets"):  # flags
+        if name in out:
+            out[name] = _map_list(out[name],
+                                  lambda t: _with_defaults(t, {"variation": 0, "values": []}))
+    for name in ("includedContexts", "excludedContexts"):  # segments
+        if name in out:
+            out[name] = _map_list(out[name], lambda t: _with_defaults(t, {"values": []}))
     return out
 
 

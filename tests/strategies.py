@@ -2,14 +2,24 @@
 
 They generate random but realistic-and-adversarial LaunchDarkly data: flags, segments and
 evaluation contexts. Keys, kinds, attribute names and attribute values are drawn from SMALL
-pools shared between the flag/segment generators and the context generator, so that targets,
-segment lists and rule clauses match often instead of almost never.
+pools shared between the flag/segment generators and the context generator. Most contexts are
+also built from "recipes" taken from the rules of the data set they are evaluated against (the
+clause's attribute set to a value equal or close to a clause value, the key of a segment's
+included list, ...), so that targets, segments and rule clauses match often instead of almost
+never.
 
 Everything generated here is accepted by the official SDK's parser (launchdarkly-server-sdk
 9.20.0): integers where it wants ints (a JSON boolean passes its int check, so booleans are
 sometimes used on purpose), strings where it wants strings, and so on. The test double-checks
 that with the official decoder and skips anything it rejects.
-"""
+
+Note: Hypothesis draws boundary values (0, the first element of a list) more often than others,
+so common choices come first in the lists below and rare ones are drawn with ``rare``.
+
+Public strategies: ``examples(n_contexts)``, ``data_sets()``, ``context_dicts()``, ``clauses()``."""
+
+import copy
+import functools
 
 from hypothesis import strategies as st
 
@@ -23,7 +33,7 @@ FLAG_ONLY_KINDS = ["other"]
 ALL_KINDS = CONTEXT_KINDS + FLAG_ONLY_KINDS
 
 # Context keys. "33333" collides with the int attribute value 33333 used for bucketBy.
-CONTEXT_KEYS = ["a", "b", "c", "user-1", "x:y", "33333", "%e"]
+CONTEXT_KEYS = ["a", "b", "c", "user-1", "x:y", "33333", "%e", "d", "e", "ü", "\U0001f600"]
 
 FLAG_KEYS = ["f0", "f1", "f2", "f3", "f4", "f5"]
 MISSING_FLAG_KEY = "missing-flag"
@@ -40,7 +50,9 @@ SEMVERS = ["1.2.3", "2", "2.1", "2.1-beta", "2-beta", "2.1-beta.1+build", "v1", 
            "1.2.3+build", "1.2.3+other", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta",
            "1.0.0-beta", "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.0-0",
            "1.0.0-01", "1.0.0-0a", "02.1.0", "2.01", "1.2.3.4", "2.", "1..2", "10.0.0",
-           "1.10.0", "2.0.0", "1.2", "0.0.0", "1.2.3-"]
+           "1.10.0", "2.0.0", "1.2", "0.0.0", "1.2.3-", "1.0.0-alpha.01", "1.0.0-x-y.z",
+           "1.0.0+", "1.2.3-beta+build.1", "3.0", "2.1.0", "18446744073709551616.0.0",
+           "1.0.0-18446744073709551616", "1.0.0-18446744073709551615", "1.0.0-a.b.c.d.e.1"]
 DATE_STRINGS = ["2020-01-01T00:00:00Z", "2020-01-01T00:00:00z", "2020-01-01t00:00:00Z",
                 "2020-01-01 00:00:00Z", "2020-01-01T01:00:00+01:00",
                 "2019-12-31T23:00:00-01:00", "2020-01-01T00:00:00.123Z",
@@ -49,40 +61,112 @@ DATE_STRINGS = ["2020-01-01T00:00:00Z", "2020-01-01T00:00:00z", "2020-01-01t00:0
                 "2020-01-01T00:00Z", "2020-01-01T00:00:60Z", "1577836800000",
                 "2020-06-15T12:30:45.999999Z", "2021-01-01T00:00:00+05:30",
                 "1970-01-01T00:00:00Z", "1969-12-31T23:59:59.999Z", "not a date",
-                "2020-01-01T00:00:00-00:00", "2020-02-30T00:00:00Z"]
+                "2020-01-01T00:00:00-00:00", "2020-02-30T00:00:00Z", "2020-01-01T24:00:00Z",
+                "20200101T000000Z", "2020-01-01T00:00:00+0100", "2020-01-01T00:00:00,5Z",
+                "2020-01-01T00Z", "2020-W01-3T00:00:00Z", "2020-01-01T00:00:00.1234567+00:00",
+                " 2020-01-01T00:00:00Z", "2020-01-01T00:00:00+01:00:30", "2020-01-01T00:00:00Zz"]
 DATE_NUMBERS = [1577836800000, 1577836800000.0, 1577836800001, 1577836799999.5, 0, -1,
-                1593000000000, 1609459200000]
+                1593000000000, 1609459200000, 1577836800123, 1577836800123.456]
 NUMBERS = [0, 1, 1.0, -1, 1.5, 2, 2.0, 10, 99, 100.25, 2 ** 53, 2 ** 53 + 1, 1e20, 33333,
-           33333.0, -0.5, 0.0]
+           33333.0, -0.5, 0.0, 3, 30, -0.0, 10 ** 20, 2 ** 64, -(2 ** 63) - 1]
 BOOLS = [True, False]
 REGEXES = ["^a", "c$", "a.*c", "[", "(", "\\d+", "(?i)ABC", ".", "", "a{2}", "\\",
-           "@example\\.com$", "^$", "é", "(?P<n>a)b", "\\w+@\\w+", "^1\\.", "*"]
+           "@example\\.com$", "^$", "é", "(?P<n>a)b", "\\w+@\\w+", "^1\\.", "*", "\\Aa\\Z",
+           "^(?!a)", "a|b", "[[:alpha:]]", "\\p{L}", "(?<=a)b", "$"]
 COMPOUND = [{"a": 1}, {"a": {"b": "c"}}, {}, [1, 2], ["a", "b"], [], [[1]], [{"a": 1}],
-            {"a": 1.0}, [None]]
+            {"a": 1.0}, [None], {"a": True}]
 NESTED_OBJECTS = [
     {"a": {"b": 1}, "0": "zero", "x/y": 2, "t~": 3},
     {"a": {"b": "c"}},
     {"a": [1, 2], "b": None},
     {"a": "str"},
     {"a": {"b": {"c": True}}},
+    {"a": {"b": ["c", "d"]}},
     {},
 ]
+# A few values that are used everywhere, so that "in" clauses match often.
+HOT_VALUES = ["a", "b", 1, 1.0, True, "1.2.3", "2020-01-01T00:00:00Z", 1577836800000, 33333, "abc"]
 
 SCALARS = STRINGS + SEMVERS + DATE_STRINGS + DATE_NUMBERS + NUMBERS + BOOLS
 
 # Attribute references used by clauses / bucketBy.
 # Without a contextKind the attribute is a LITERAL name; with one it is a PATH.
 LITERAL_ATTRS = CUSTOM_ATTRS + ["kind", "key", "name", "anonymous", "/nested/a", "/kind",
-                                "nested/a", "_meta", "missing", ""]
-PATH_ATTRS = ["/nested/a/b", "/nested/a", "/nested/0", "/nested/x~1y", "/nested/t~0",
-              "/tags/0", "/", "//x", "/a~2", "/nested/", "kind", "/kind", "key", "/key",
-              "/name", "name", "age", "/age", "/a~1b", "/t~01", "", "~", "/~", "/email",
-              "/anonymous", "/version", "/created", "/bucket", "/score"]
+                                "nested/a", "_meta", "missing"]
+VALID_PATH_ATTRS = ["/nested/a/b", "/nested/a", "/nested/0", "/nested/x~1y", "/nested/t~0",
+                    "/tags/0", "kind", "/kind", "key", "/key", "/name", "name", "age", "/age",
+                    "/a~1b", "/t~01", "~", "/email", "/anonymous", "/version", "/created",
+                    "/bucket", "/score", "/nested", "/group", "/tags", "/nested/a/b/c"]
+INVALID_ATTRS = ["", "/", "//x", "/a~2", "/nested/", "/~", "/a~", "/nested//a"]
 
 OPERATORS = ["in", "endsWith", "startsWith", "matches", "contains", "lessThan",
              "lessThanOrEqual", "greaterThan", "greaterThanOrEqual", "before", "after",
              "semVerEqual", "semVerLessThan", "semVerGreaterThan"]
 UNKNOWN_OPS = ["unknownOp", "In", ""]
+
+
+class _Absent:
+    def __repr__(self):
+        return "ABSENT"
+
+
+ABSENT = _Absent()  # "leave the property out"
+
+
+def put(d, name, value):
+    if value is not ABSENT:
+        d[name] = value
+
+
+# ---------------------------------------------------------------------------------------------
+# Drawing helpers. Generation is imperative (functions taking ``draw``) over a few cached primitive
+# strategies: building new strategy objects on every draw costs more than the draws themselves.
+# ---------------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def _ints(lo, hi):
+    return st.integers(lo, hi)
+
+
+_BOOLS = st.booleans()
+
+
+def pick(draw, seq):
+    """One element of ``seq`` (earlier elements are drawn a bit more often)."""
+    return seq[draw(_ints(0, len(seq) - 1))] if len(seq) > 1 else seq[0]
+
+
+def rare(draw, n=20):
+    """True about once in ``n`` draws. (The rare outcome is in the middle of the range, because
+    Hypothesis over-draws boundary values.)"""
+    return draw(_ints(0, n - 1)) == n // 2
+
+
+def coin(draw):
+    return draw(_BOOLS)
+
+
+def pick_optional(draw, values, n_absent=2):
+    """One of ``values``, or ABSENT (property left out)."""
+    i = draw(_ints(0, len(values) + n_absent - 1))
+    return ABSENT if i < n_absent else values[i - n_absent]
+
+
+def int_like(draw, value):
+    """An "int" for the official parser: ``value``, or rarely a JSON boolean (it passes the int check)."""
+    return pick(draw, [True, False]) if rare(draw, 25) else value
+
+
+def pick_many(draw, seq, lo, hi, unique=False):
+    n = draw(_ints(lo, hi))
+    out = []
+    for _ in range(n):
+        v = pick(draw, seq)
+        if unique and v in out:
+            continue
+        out.append(v)
+    return out
+
 
 # ---------------------------------------------------------------------------------------------
 # Generic JSON
@@ -102,161 +186,165 @@ json_values = st.recursive(
     max_leaves=5,
 )
 
-pool_scalar = st.sampled_from(SCALARS)
-pool_value = st.one_of(pool_scalar, pool_scalar, pool_scalar, st.sampled_from(COMPOUND), st.none())
-
-# Values used for flag variations: mixed JSON types, including bool vs number look-alikes.
-variation_value = st.one_of(
-    st.sampled_from([True, False, 0, 1, 1.0, "on", "off", "", None, [], {}, [1, "a"],
-                     {"x": {"y": 1}}, -0.0, 2 ** 63]),
-    json_values,
-)
+_HOT_OR_SCALAR = [HOT_VALUES, SCALARS, SCALARS]
 
 
-def maybe(strategy, p_absent=0.5):
-    """A value from ``strategy`` or the special marker ABSENT (property left out)."""
-    return st.one_of(st.just(ABSENT), strategy) if p_absent else strategy
+def pool_scalar(draw):
+    return pick(draw, pick(draw, _HOT_OR_SCALAR))
 
 
-class _Absent:
-    def __repr__(self):
-        return "ABSENT"
+def pool_value(draw):
+    i = draw(_ints(0, 5))
+    if i <= 3:
+        return pool_scalar(draw)
+    if i == 4:
+        return copy.deepcopy(pick(draw, COMPOUND))
+    return None
 
 
-ABSENT = _Absent()
+VARIATION_VALUES = ["on", "off", True, False, 0, 1, 1.0, "", None, [], {}, [1, "a"],
+                    {"x": {"y": 1}}, -0.0, 2 ** 63]
 
 
-def put(d, name, value):
-    if value is not ABSENT:
-        d[name] = value
-
-
-def rarely(n=20):
-    """True about once in ``n`` draws. (Hypothesis over-draws boundary values such as 0, so the
-    rare outcome is put in the middle of the range.)"""
-    return st.integers(0, n - 1).map(lambda x: x == n // 2)
-
-
-@st.composite
-def one_rarely(draw, common, rare, n=20):
-    """``rare`` about once in ``n`` draws, ``common`` otherwise."""
-    return draw(rare if draw(rarely(n)) else common)
-
-
-# An "int" for the official parser: ints, and rarely a JSON boolean (which passes its int check).
-def int_like(strategy):
-    return one_rarely(strategy, st.booleans(), 25)
+def variation_value(draw):
+    if coin(draw):
+        return copy.deepcopy(pick(draw, VARIATION_VALUES))
+    return draw(json_values)
 
 
 # ---------------------------------------------------------------------------------------------
 # Clauses
 # ---------------------------------------------------------------------------------------------
 
-def _values_for_op(op):
-    if op == "matches":
-        specific = st.sampled_from(REGEXES)
-    elif op in ("before", "after"):
-        specific = st.sampled_from(DATE_STRINGS + DATE_NUMBERS)
-    elif op.startswith("semVer"):
-        specific = st.sampled_from(SEMVERS)
-    elif op in ("lessThan", "lessThanOrEqual", "greaterThan", "greaterThanOrEqual"):
-        specific = st.sampled_from(NUMBERS + DATE_NUMBERS)
-    elif op in ("startsWith", "endsWith", "contains"):
-        specific = st.sampled_from(STRINGS + ["@example.com", "foo", "ab", "bc", ".", "1."])
-    elif op == "in":
-        specific = st.one_of(st.sampled_from(CONTEXT_KEYS + CONTEXT_KINDS), pool_value)
-    else:
-        specific = pool_value
-    return st.lists(st.one_of(specific, specific, specific, pool_value), min_size=0, max_size=4)
+_OP_SPECIFIC = {
+    "matches": REGEXES,
+    "before": DATE_STRINGS + DATE_NUMBERS,
+    "after": DATE_STRINGS + DATE_NUMBERS,
+    "semVerEqual": SEMVERS,
+    "semVerLessThan": SEMVERS,
+    "semVerGreaterThan": SEMVERS,
+    "lessThan": NUMBERS + DATE_NUMBERS + [True, "1"],
+    "lessThanOrEqual": NUMBERS + DATE_NUMBERS + [True, "1"],
+    "greaterThan": NUMBERS + DATE_NUMBERS + [True, "1"],
+    "greaterThanOrEqual": NUMBERS + DATE_NUMBERS + [True, "1"],
+    "startsWith": STRINGS + ["@example.com", "foo", "ab", "bc", ".", "1.", 1],
+    "endsWith": STRINGS + ["@example.com", "foo", "ab", "bc", ".", "1.", 1],
+    "contains": STRINGS + ["@example.com", "foo", "ab", "bc", ".", "1.", 1],
+    "in": CONTEXT_KEYS + CONTEXT_KINDS + HOT_VALUES,
+}
+_CLAUSE_OPS = OPERATORS + ["in", "in", "segmentMatch", "segmentMatch"]
+_CLAUSE_KINDS = [ABSENT, ABSENT, ABSENT, "user", "org", None, "", "device", "other"]
 
 
-@st.composite
-def clauses(draw, allow_segment_match=True):
-    kinds = ["segmentMatch"] if allow_segment_match else []
-    op = draw(st.one_of(
-        st.sampled_from(OPERATORS),
-        st.sampled_from(OPERATORS),
-        st.sampled_from(OPERATORS),
-        st.sampled_from(kinds + UNKNOWN_OPS),
-    ))
+def clause_values(draw, op):
+    specific = _OP_SPECIFIC.get(op)
+    values = []
+    for _ in range(pick(draw, [1, 2, 1, 3, 0, 4])):
+        if specific is None or rare(draw, 5) or (op == "in" and coin(draw)):
+            values.append(pool_value(draw))
+        else:
+            values.append(pick(draw, specific))
+    return values
+
+
+def gen_clause(draw):
+    op = pick(draw, UNKNOWN_OPS) if rare(draw, 20) else pick(draw, _CLAUSE_OPS)
     clause = {}
-    context_kind = draw(st.sampled_from([ABSENT, ABSENT, ABSENT, None, ""] + ALL_KINDS + ["user", "org"]))
-    if context_kind in (ABSENT, None, ""):
-        attribute = draw(st.sampled_from(LITERAL_ATTRS))
+    context_kind = pick(draw, _CLAUSE_KINDS)
+    if rare(draw, 25):
+        attribute = pick(draw, INVALID_ATTRS)
+    elif context_kind in (ABSENT, None, ""):
+        attribute = pick(draw, LITERAL_ATTRS)
     else:
-        attribute = draw(st.sampled_from(PATH_ATTRS + LITERAL_ATTRS))
+        attribute = pick(draw, VALID_PATH_ATTRS + LITERAL_ATTRS)
     if op == "segmentMatch":
-        attribute = draw(st.sampled_from(["", "segmentMatch", "key", attribute]))
-        values = draw(st.lists(st.sampled_from(SEGMENT_KEYS + [MISSING_SEGMENT_KEY]), max_size=3))
-        if draw(st.integers(0, 19)) == 0:
-            values.append(draw(st.sampled_from([1, True, None])))
+        attribute = pick(draw, ["", "segmentMatch", "key", attribute])
+        values = pick_many(draw, SEGMENT_KEYS + [MISSING_SEGMENT_KEY], 0, 3)
+        if rare(draw, 25):
+            values.append(pick(draw, [1, True, None]))
     else:
-        values = draw(_values_for_op(op))
+        values = clause_values(draw, op)
     clause["attribute"] = attribute
     clause["op"] = op
     clause["values"] = values
     put(clause, "contextKind", context_kind)
-    put(clause, "negate", draw(st.sampled_from([ABSENT, ABSENT, False, True, None])))
+    put(clause, "negate", pick_optional(draw, [False, True, True, None], n_absent=3))
     return clause
+
+
+clauses = st.composite(gen_clause)
 
 
 # ---------------------------------------------------------------------------------------------
 # Variations, rollouts
 # ---------------------------------------------------------------------------------------------
 
-def variation_index(n_variations):
-    # Mostly valid, sometimes just out of range on either side.
-    valid = st.integers(0, max(n_variations - 1, 0))
-    return int_like(one_rarely(valid, st.sampled_from([-1, n_variations, n_variations + 3]), 12))
+def variation_index(draw, n_variations):
+    """Mostly valid, sometimes just out of range on either side."""
+    if rare(draw, 30):
+        index = pick(draw, [-1, n_variations, n_variations + 3, 2 ** 64, -(2 ** 63) - 1])
+    else:
+        index = draw(_ints(0, max(n_variations - 1, 0)))
+    return int_like(draw, index)
 
 
-@st.composite
+_ODD_WEIGHTS = [0, 1, 50000, 99999, 100000, -1, 200000, 33333, 2 ** 64, -(2 ** 63)]
+
+
 def weights_list(draw, n):
-    mode = draw(st.sampled_from(["exact", "exact", "exact", "random"]))
-    if mode == "exact":
-        cuts = sorted(draw(st.lists(st.integers(0, 100000), min_size=n - 1, max_size=n - 1)))
+    if not rare(draw, 5):  # adds up to exactly 100000
+        cuts = sorted(draw(_ints(0, 100000)) for _ in range(n - 1))
         bounds = [0] + cuts + [100000]
         return [bounds[i + 1] - bounds[i] for i in range(n)]
-    return draw(st.lists(int_like(st.sampled_from([0, 1, 50000, 99999, 100000, -1, 200000, 33333])
-                                  | st.integers(0, 100000)), min_size=n, max_size=n))
+    return [int_like(draw, pick(draw, _ODD_WEIGHTS) if coin(draw) else draw(_ints(0, 100000)))
+            for _ in range(n)]
 
 
-@st.composite
-def rollouts(draw, n_variations):
-    n = draw(st.sampled_from([0, 1, 2, 2, 3, 3, 4]))
-    ws = draw(weights_list(n)) if n else []
+_ROLLOUT_KINDS = [ABSENT, ABSENT, ABSENT, "user", "org", None, "", "device", "other"]
+_LITERAL_BUCKET_BY = ["bucket", "age", "score", "email", "key", "name", "missing", "/nested/a",
+                      "nested", "tags", "anonymous", "kind", "/bucket"]
+_PATH_BUCKET_BY = ["/bucket", "bucket", "/nested/a/b", "/nested/0", "/key", "age", "/score",
+                   "/email", "kind", "/nested/a"]
+
+
+def bucket_by(draw, context_kind, n_absent):
+    i = draw(_ints(0, n_absent + 2))
+    if i < n_absent:
+        return ABSENT
+    if i == n_absent:
+        return pick(draw, ["", None])
+    if rare(draw, 15):
+        return pick(draw, INVALID_ATTRS)
+    return pick(draw, _LITERAL_BUCKET_BY if context_kind in (ABSENT, None, "") else _PATH_BUCKET_BY)
+
+
+def gen_rollout(draw, n_variations):
+    n = 0 if rare(draw, 15) else pick(draw, [2, 3, 1, 4])
     wvs = []
-    for w in ws:
-        wv = {"variation": draw(variation_index(n_variations)), "weight": w}
-        put(wv, "untracked", draw(st.sampled_from([ABSENT, ABSENT, False, True, None])))
+    for w in weights_list(draw, n) if n else []:
+        wv = {"variation": variation_index(draw, n_variations), "weight": w}
+        put(wv, "untracked", pick_optional(draw, [False, True, None], n_absent=3))
         wvs.append(wv)
     rollout = {"variations": wvs}
-    context_kind = draw(st.sampled_from([ABSENT, ABSENT, ABSENT, None, ""] + ALL_KINDS))
-    if context_kind in (ABSENT, None, ""):
-        bucket_pool = ["bucket", "age", "score", "email", "key", "name", "missing", "/nested/a",
-                       "nested", "tags", "anonymous", "kind"]
-    else:
-        bucket_pool = ["/bucket", "bucket", "/nested/a/b", "/nested/0", "/", "//x", "/a~2",
-                       "/key", "age", "/score", "/email", "kind"]
-    put(rollout, "bucketBy", draw(st.one_of(st.just(ABSENT), st.just(ABSENT), st.just(""),
-                                            st.none(), st.sampled_from(bucket_pool))))
+    context_kind = pick(draw, _ROLLOUT_KINDS)
+    put(rollout, "bucketBy", bucket_by(draw, context_kind, 3))
     put(rollout, "contextKind", context_kind)
-    put(rollout, "seed", draw(st.one_of(st.just(ABSENT), st.just(ABSENT), st.none(),
-                                        int_like(st.sampled_from([0, 61, -5, 123456789, 2 ** 40])))))
-    put(rollout, "kind", draw(st.sampled_from([ABSENT, ABSENT, "experiment", "experiment",
-                                               "rollout", "Experiment", None])))
+    seed = pick_optional(draw, [None, 61, 0, -5, 123456789, 2 ** 40, 61, 2 ** 70, -(2 ** 64)])
+    put(rollout, "seed", int_like(draw, seed) if seed not in (ABSENT, None) else seed)
+    put(rollout, "kind", pick_optional(draw, ["experiment", "experiment", "rollout", "Experiment", None]))
     return rollout
 
 
-@st.composite
-def variation_or_rollout(draw, n_variations, target):
+def fill_variation_or_rollout(draw, n_variations, target):
     """Fill ``target`` (a rule or fallthrough dict) with variation and/or rollout."""
-    choice = draw(st.sampled_from(["variation", "variation", "rollout", "rollout", "both",
-                                   "neither", "null"]))
+    if rare(draw, 25):
+        choice = pick(draw, ["neither", "null"])
+    else:
+        choice = pick(draw, ["variation", "rollout", "variation", "rollout", "both"])
     if choice in ("variation", "both"):
-        target["variation"] = draw(variation_index(n_variations))
+        target["variation"] = variation_index(draw, n_variations)
     if choice in ("rollout", "both"):
-        target["rollout"] = draw(rollouts(n_variations))
+        target["rollout"] = gen_rollout(draw, n_variations)
     if choice == "null":
         target["variation"] = None
         target["rollout"] = None
@@ -267,64 +355,78 @@ def variation_or_rollout(draw, n_variations, target):
 # Flags
 # ---------------------------------------------------------------------------------------------
 
-@st.composite
-def targets(draw, n_variations, with_kind):
+_TARGET_KEYS = CONTEXT_KEYS + ["zzz"]
+_TARGET_KINDS = ["user", "org", ABSENT, "device", None, "", "other"]
+
+
+def gen_targets(draw, n_variations, with_kind):
     result = []
-    for _ in range(draw(st.integers(0, 3))):
-        t = {"variation": draw(variation_index(n_variations)),
-             "values": draw(st.lists(st.sampled_from(CONTEXT_KEYS + ["zzz"]), max_size=3, unique=True))}
+    for _ in range(pick(draw, [1, 2, 0, 3])):
+        t = {"variation": variation_index(draw, n_variations),
+             "values": pick_many(draw, _TARGET_KEYS, 0, 3, unique=True)}
         if with_kind:
-            put(t, "contextKind", draw(st.sampled_from([ABSENT, None, "", "user", "user"] + ALL_KINDS)))
+            put(t, "contextKind", pick(draw, _TARGET_KINDS))
         result.append(t)
     return result
 
 
-@st.composite
-def rules(draw, n_variations, rule_index):
-    rule = {"clauses": draw(st.lists(clauses(), min_size=0, max_size=3))}
-    put(rule, "id", draw(st.sampled_from([ABSENT, "rule-%d" % rule_index, "rule-%d" % rule_index,
-                                          "", None, "dup"])))
-    put(rule, "trackEvents", draw(st.sampled_from([ABSENT, ABSENT, False, True, None])))
-    draw(variation_or_rollout(n_variations, rule))
+def gen_rule(draw, n_variations, rule_index):
+    n_clauses = 0 if rare(draw, 12) else pick(draw, [1, 2, 1, 3])
+    rule = {"clauses": [gen_clause(draw) for _ in range(n_clauses)]}
+    put(rule, "id", pick(draw, ["rule-%d" % rule_index, ABSENT, "rule-%d" % rule_index, "", None, "dup"]))
+    put(rule, "trackEvents", pick_optional(draw, [False, True, None]))
+    fill_variation_or_rollout(draw, n_variations, rule)
     return rule
 
 
-@st.composite
-def flags(draw, key):
-    version = draw(st.integers(0, 1000))
-    if draw(st.integers(0, 14)) == 0:
+def gen_version(draw):
+    return pick(draw, [True, 2 ** 63, 0]) if rare(draw, 25) else draw(_ints(0, 1000))
+
+
+def gen_flag(draw, key):
+    version = gen_version(draw)
+    if rare(draw, 30):
         return {"key": key, "version": version, "deleted": True}
-    variations = draw(st.lists(variation_value, min_size=0, max_size=4))
-    n = len(variations)
+    n = 0 if rare(draw, 25) else pick(draw, [2, 3, 1, 4])
+    variations = [variation_value(draw) for _ in range(n)]
     flag = {"key": key, "version": version}
-    if draw(st.integers(0, 9)) != 0 or n:
+    if n or coin(draw):
         flag["variations"] = variations
-    put(flag, "on", draw(st.sampled_from([True, True, True, True, False, ABSENT, None])))
-    put(flag, "offVariation", draw(st.one_of(st.just(ABSENT), st.none(), variation_index(n))))
-    put(flag, "salt", draw(st.sampled_from([ABSENT, "", "salt", "saltyA", None, "x.y"])))
-    put(flag, "prerequisites", draw(st.one_of(st.just(ABSENT), st.lists(
-        st.fixed_dictionaries({"key": st.sampled_from(FLAG_KEYS + [MISSING_FLAG_KEY]),
-                               "variation": int_like(st.integers(-1, 3))}),
-        max_size=2))))
-    put(flag, "targets", draw(st.one_of(st.just(ABSENT), targets(n, with_kind=False))))
-    put(flag, "contextTargets", draw(st.one_of(st.just(ABSENT), st.just([]), targets(n, with_kind=True))))
-    n_rules = draw(st.integers(0, 3))
-    put(flag, "rules", [draw(rules(n, i)) for i in range(n_rules)] if n_rules or draw(st.booleans()) else ABSENT)
-    fallthrough = draw(st.sampled_from(["vr", "vr", "vr", "vr", "empty", "absent", "null"]))
+    put(flag, "on", pick(draw, [False, ABSENT, None]) if rare(draw, 10) else True)
+    off = draw(_ints(0, 3))
+    put(flag, "offVariation", ABSENT if off == 0 else None if off == 3 else variation_index(draw, n))
+    put(flag, "salt", pick(draw, ["salt", ABSENT, "", "saltyA", None, "x.y"]))
+    if rare(draw, 4):
+        # Mostly chains towards "later" flags (no cycle); sometimes any key (cycles, self-reference).
+        later = FLAG_KEYS[FLAG_KEYS.index(key) + 1:] + [MISSING_FLAG_KEY]
+        flag["prerequisites"] = [
+            {"key": pick(draw, FLAG_KEYS) if rare(draw, 6) else pick(draw, later),
+             "variation": int_like(draw, pick(draw, [0, 1, 0, 1, -1, 2]))}
+            for _ in range(pick(draw, [1, 2]))]
+    elif coin(draw):
+        flag["prerequisites"] = []
+    if coin(draw):
+        flag["targets"] = gen_targets(draw, n, with_kind=False)
+    if coin(draw):
+        flag["contextTargets"] = [] if rare(draw, 5) else gen_targets(draw, n, with_kind=True)
+    n_rules = pick(draw, [1, 2, 3, 0])
+    if n_rules or coin(draw):
+        flag["rules"] = [gen_rule(draw, n, i) for i in range(n_rules)]
+    fallthrough = pick(draw, ["empty", "absent", "null"]) if rare(draw, 20) else "vr"
     if fallthrough == "vr":
-        flag["fallthrough"] = draw(variation_or_rollout(n, {}))
+        flag["fallthrough"] = fill_variation_or_rollout(draw, n, {})
     elif fallthrough == "empty":
         flag["fallthrough"] = {}
     elif fallthrough == "null":
         flag["fallthrough"] = None
-    put(flag, "trackEvents", draw(st.sampled_from([ABSENT, ABSENT, False, True, None])))
-    put(flag, "trackEventsFallthrough", draw(st.sampled_from([ABSENT, ABSENT, False, True, None])))
+    put(flag, "trackEvents", pick_optional(draw, [False, True, None]))
+    put(flag, "trackEventsFallthrough", pick_optional(draw, [False, True, None]))
     # Far past or far future, so that time-dependent output is deterministic.
-    put(flag, "debugEventsUntilDate", draw(st.sampled_from([ABSENT, ABSENT, ABSENT, None, 1,
-                                                            1000.5, 32503680000000, 32503680000000.5])))
-    put(flag, "clientSide", draw(st.sampled_from([ABSENT, True, False])))
-    put(flag, "excludeFromSummaries", draw(st.sampled_from([ABSENT, ABSENT, True, False])))
-    put(flag, "samplingRatio", draw(st.sampled_from([ABSENT, ABSENT, 1, 0, 2])))
+    put(flag, "debugEventsUntilDate", pick_optional(
+        draw, [None, 1, 1000.5, 32503680000000, 32503680000000.5, True, 2 ** 64], n_absent=5))
+    put(flag, "clientSide", pick_optional(draw, [True, False], n_absent=1))
+    put(flag, "excludeFromSummaries", pick_optional(draw, [True, False]))
+    put(flag, "samplingRatio", pick_optional(draw, [1, 0, 2]))
     return flag
 
 
@@ -332,108 +434,313 @@ def flags(draw, key):
 # Segments
 # ---------------------------------------------------------------------------------------------
 
-@st.composite
-def segment_targets(draw):
+_SEGMENT_TARGET_KINDS = ["org", ABSENT, "user", "device", None, "", "other"]
+
+
+def gen_segment_targets(draw):
     result = []
-    for _ in range(draw(st.integers(0, 2))):
-        t = {"values": draw(st.lists(st.sampled_from(CONTEXT_KEYS + ["zzz"]), max_size=3, unique=True))}
-        put(t, "contextKind", draw(st.sampled_from([ABSENT, None, ""] + ALL_KINDS)))
+    for _ in range(pick(draw, [1, 2, 0])):
+        t = {"values": pick_many(draw, _TARGET_KEYS, 0, 3, unique=True)}
+        put(t, "contextKind", pick(draw, _SEGMENT_TARGET_KINDS))
         result.append(t)
     return result
 
 
-@st.composite
-def segment_rules(draw):
-    rule = {"clauses": draw(st.lists(clauses(), min_size=0, max_size=3))}
-    rollout_kind = draw(st.sampled_from([ABSENT, ABSENT, None, ""] + ALL_KINDS))
+_ODD_SEGMENT_WEIGHTS = [0, 1, 50000, 100000, -1, 150000]
+
+
+def gen_segment_rule(draw):
+    n_clauses = 0 if rare(draw, 8) else pick(draw, [1, 2, 1, 3])
+    rule = {"clauses": [gen_clause(draw) for _ in range(n_clauses)]}
+    rollout_kind = pick_optional(draw, [None, "", "user", "org", "device", "other"])
     put(rule, "rolloutContextKind", rollout_kind)
-    if rollout_kind in (ABSENT, None, ""):
-        bucket_pool = ["bucket", "age", "key", "email", "missing", "/nested/a", "name", "kind"]
+    put(rule, "bucketBy", bucket_by(draw, rollout_kind, 2))
+    weight = draw(_ints(0, 4))
+    if weight <= 1:
+        weight = ABSENT
+    elif weight == 2:
+        weight = None
     else:
-        bucket_pool = ["/bucket", "bucket", "/nested/a/b", "/", "//x", "/a~2", "key", "/score"]
-    put(rule, "bucketBy", draw(st.one_of(st.just(ABSENT), st.just(ABSENT), st.just(""), st.none(),
-                                         st.sampled_from(bucket_pool))))
-    put(rule, "weight", draw(st.one_of(st.just(ABSENT), st.just(ABSENT), st.none(),
-                                       int_like(st.sampled_from([0, 1, 50000, 100000, -1, 150000]) |
-                                                st.integers(0, 100000)))))
-    put(rule, "id", draw(st.sampled_from([ABSENT, "srule"])))
+        weight = int_like(draw, pick(draw, _ODD_SEGMENT_WEIGHTS) if coin(draw) else draw(_ints(0, 100000)))
+    put(rule, "weight", weight)
+    put(rule, "id", pick_optional(draw, ["srule"]))
     return rule
 
 
-@st.composite
-def segments(draw, key):
-    version = draw(st.integers(0, 1000))
-    if draw(st.integers(0, 19)) == 0:
+def gen_segment(draw, key):
+    version = gen_version(draw)
+    if rare(draw, 30):
         return {"key": key, "version": version, "deleted": True}
     seg = {"key": key, "version": version}
-    keys = st.lists(st.sampled_from(CONTEXT_KEYS + ["zzz"]), max_size=3, unique=True)
-    put(seg, "included", draw(st.one_of(st.just(ABSENT), keys)))
-    put(seg, "excluded", draw(st.one_of(st.just(ABSENT), keys)))
-    put(seg, "includedContexts", draw(st.one_of(st.just(ABSENT), segment_targets())))
-    put(seg, "excludedContexts", draw(st.one_of(st.just(ABSENT), segment_targets())))
-    put(seg, "rules", draw(st.one_of(st.just(ABSENT), st.lists(segment_rules(), max_size=3))))
-    put(seg, "salt", draw(st.sampled_from([ABSENT, "", "segsalt", None])))
-    if draw(st.integers(0, 7)) == 0:
+
+    def keys(n_absent):
+        i = draw(_ints(0, n_absent + 2))
+        if i < n_absent:
+            return ABSENT
+        if i == n_absent:
+            return []
+        return pick_many(draw, _TARGET_KEYS, 1, 3, unique=True)
+
+    put(seg, "included", keys(1))
+    put(seg, "excluded", keys(2))
+    if coin(draw):
+        seg["includedContexts"] = gen_segment_targets(draw)
+    if coin(draw):
+        seg["excludedContexts"] = gen_segment_targets(draw)
+    if not rare(draw, 4):
+        seg["rules"] = [gen_segment_rule(draw) for _ in range(pick(draw, [1, 2, 1, 0, 3]))]
+    if not any(seg.get(p) for p in ("included", "includedContexts", "rules")) and not rare(draw, 4):
+        seg["rules"] = [gen_segment_rule(draw)]
+    put(seg, "salt", pick_optional(draw, ["segsalt", "", None], n_absent=1))
+    if rare(draw, 8):
         seg["unbounded"] = True
-        put(seg, "generation", draw(st.sampled_from([ABSENT, None, 0, 1, 7])))
-        put(seg, "unboundedContextKind", draw(st.sampled_from([ABSENT, None] + ALL_KINDS)))
+        put(seg, "generation", pick(draw, [ABSENT, None, 0, 1, 7]))
+        put(seg, "unboundedContextKind", pick(draw, [ABSENT, None] + ALL_KINDS))
     else:
-        put(seg, "unbounded", draw(st.sampled_from([ABSENT, ABSENT, False, None])))
+        put(seg, "unbounded", pick_optional(draw, [False, None]))
     return seg
+
+
+def gen_data_set(draw):
+    flag_keys = pick_many(draw, FLAG_KEYS, 1, len(FLAG_KEYS), unique=True)
+    seg_keys = pick_many(draw, SEGMENT_KEYS, 0, len(SEGMENT_KEYS), unique=True)
+    all_flags = {k: gen_flag(draw, k) for k in flag_keys}
+    all_segments = {k: gen_segment(draw, k) for k in seg_keys}
+    return all_flags, all_segments
 
 
 @st.composite
 def data_sets(draw):
     """(flags, segments): dicts keyed by item key."""
-    flag_keys = draw(st.lists(st.sampled_from(FLAG_KEYS), min_size=1, max_size=len(FLAG_KEYS), unique=True))
-    seg_keys = draw(st.lists(st.sampled_from(SEGMENT_KEYS), min_size=0, max_size=len(SEGMENT_KEYS), unique=True))
-    all_flags = {k: draw(flags(k)) for k in flag_keys}
-    all_segments = {k: draw(segments(k)) for k in seg_keys}
-    return all_flags, all_segments
+    return gen_data_set(draw)
 
 
 # ---------------------------------------------------------------------------------------------
 # Contexts
 # ---------------------------------------------------------------------------------------------
 
-def _attr_value(name):
+def _split_path(path):
+    """Components of an attribute reference path, or None if invalid (mirrors AttributeRef.from_path)."""
+    if path in ("", "/"):
+        return None
+    if not path.startswith("/"):
+        return [path]
+    comps = []
+    for c in path[1:].split("/"):
+        if c == "":
+            return None
+        i = 0
+        while True:
+            i = c.find("~", i)
+            if i < 0:
+                break
+            if i + 1 >= len(c) or c[i + 1] not in "01":
+                return None
+            i += 2
+        comps.append(c.replace("~1", "/").replace("~0", "~"))
+    return comps
+
+
+def _clause_steps(clause, segments):
+    """Steps that make a context satisfy ``clause`` (often; not always)."""
+    op = clause.get("op")
+    values = clause.get("values") or []
+    negate = clause.get("negate") is True
+    if op == "segmentMatch":
+        seg_keys = [v for v in values if isinstance(v, str) and v in segments]
+        if negate or not seg_keys:
+            return []
+        return [("segment", seg_keys)]
+    attr = clause.get("attribute")
+    kind = clause.get("contextKind") or None
+    comps = _split_path(attr) if kind else ([attr] if attr else None)
+    if not comps:
+        return []
+    if comps == ["kind"]:
+        return [("kinds", values)]
+    if comps[0] in ("_meta", "kind"):
+        return []
+    return [("attr", kind or "user", comps, op, values, negate)]
+
+
+def recipes_from(flags, segments):
+    """One recipe per flag rule: a list of steps that, applied to a context, make the rule likely
+    to match. (Segment rules are reached through the "segment" steps of segmentMatch clauses.)"""
+    recipes = []
+    for item in flags.values():
+        for rule in item.get("rules") or []:
+            steps = []
+            for clause in rule.get("clauses") or []:
+                steps.extend(_clause_steps(clause, segments))
+            if steps:
+                recipes.append(steps)
+    return recipes
+
+
+def _near_value(draw, op, v):
+    """A value equal or close to the clause value ``v`` for operator ``op``."""
+    alts = [lambda: copy.deepcopy(v)]
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        alts.append(lambda: pick(draw, [v + 1, v - 1, v + 0.5, float(v)]))
+    if isinstance(v, str):
+        if op in ("startsWith", "contains"):
+            alts.append(lambda: v + "x")
+        if op in ("endsWith", "contains"):
+            alts.append(lambda: "x" + v)
+        if op == "matches":
+            alts.append(lambda: pick(draw, STRINGS + HOT_VALUES))
+        if op.startswith("semVer"):
+            alts.append(lambda: pick(draw, SEMVERS))
+    if op in ("before", "after"):
+        alts.append(lambda: pick(draw, DATE_STRINGS + DATE_NUMBERS))
+    return pick(draw, alts)()
+
+
+def _set_attr(body, comps, value):
+    name = comps[0]
+    if len(comps) == 1:
+        if name == "key":
+            if isinstance(value, str) and value:
+                body["key"] = value
+        elif name == "name":
+            if value is None or isinstance(value, str):
+                body["name"] = value
+        elif name == "anonymous":
+            if isinstance(value, bool):
+                body["anonymous"] = value
+        else:
+            body[name] = value
+        return
+    if name in ("key", "name", "anonymous"):
+        return
+    obj = body.get(name)
+    obj = body[name] = dict(obj) if isinstance(obj, dict) else {}
+    for c in comps[1:-1]:
+        nxt = obj.get(c)
+        nxt = dict(nxt) if isinstance(nxt, dict) else {}
+        obj[c] = nxt
+        obj = nxt
+    obj[comps[-1]] = value
+
+
+def _segment_options(seg, segments):
+    options = []
+    if seg.get("included"):
+        options.append(("key", "user", seg["included"]))
+    for t in seg.get("includedContexts") or []:
+        if t.get("values"):
+            options.append(("key", t.get("contextKind") or "user", t["values"]))
+    for rule in seg.get("rules") or []:
+        sub = []
+        for clause in rule.get("clauses") or []:
+            sub.extend(_clause_steps(clause, segments))
+        options.append(("steps", sub))
+    return options
+
+
+def apply_steps(draw, steps, bodies, segments, depth=0):
+    """Apply recipe steps to ``bodies`` (kind -> single-context body without "kind")."""
+    for step in steps:
+        if step[0] == "attr":
+            _, kind, comps, op, values, negate = step
+            if kind not in CONTEXT_KINDS:
+                continue
+            if kind not in bodies:
+                bodies[kind] = single_context_body(draw)
+            if negate or not values or rare(draw, 8):
+                value = pool_value(draw)
+            else:
+                value = _near_value(draw, op, pick(draw, values))
+                if rare(draw, 6):
+                    value = [pool_scalar(draw), value]
+            _set_attr(bodies[kind], comps, value)
+        elif step[0] == "kinds":
+            kinds = [v for v in step[1] if v in CONTEXT_KINDS]
+            if kinds:
+                kind = pick(draw, kinds)
+                if kind not in bodies:
+                    bodies[kind] = single_context_body(draw)
+        elif step[0] == "segment" and depth < 3:
+            options = _segment_options(segments[pick(draw, step[1])], segments)
+            if not options:
+                continue
+            option = pick(draw, options)
+            if option[0] == "key":
+                _, kind, keys = option
+                if kind in CONTEXT_KINDS:
+                    if kind not in bodies:
+                        bodies[kind] = single_context_body(draw)
+                    key = pick(draw, keys)
+                    if key:
+                        bodies[kind]["key"] = key
+            else:
+                apply_steps(draw, option[1], bodies, segments, depth + 1)
+    return bodies
+
+
+_BUCKET_VALUES = [33333, 33333.0, 0, -7, 2 ** 70, "33333", "a", True, 1.5, None, ["a"], {"k": 1},
+                  12345678901234567890, "", 7]
+
+
+def _attr_value(draw, name):
     if name == "nested":
-        return st.one_of(st.sampled_from(NESTED_OBJECTS), pool_value)
+        return copy.deepcopy(pick(draw, NESTED_OBJECTS)) if coin(draw) else pool_value(draw)
     if name == "bucket":
         # ints and floats as bucketBy values; 33333 (int) hashes like the key "33333".
-        return st.sampled_from([33333, 33333.0, 0, -7, 2 ** 70, "33333", "a", True, 1.5, None,
-                                ["a"], {"k": 1}])
+        return copy.deepcopy(pick(draw, _BUCKET_VALUES))
     if name == "tags":
-        return st.one_of(st.lists(pool_scalar, max_size=3), st.sampled_from(COMPOUND), pool_scalar)
-    return st.one_of(pool_value, pool_value, pool_value, pool_value, json_values,
-                     st.lists(pool_scalar, min_size=0, max_size=3))
+        i = draw(_ints(0, 2))
+        if i == 0:
+            return [pool_scalar(draw) for _ in range(draw(_ints(0, 3)))]
+        return copy.deepcopy(pick(draw, COMPOUND)) if i == 1 else pool_scalar(draw)
+    i = draw(_ints(0, 5))
+    if i <= 3:
+        return pool_value(draw)
+    if i == 4:
+        return draw(json_values)
+    return [pool_scalar(draw) for _ in range(draw(_ints(0, 3)))]
 
 
-@st.composite
+_NAMES = [ABSENT, ABSENT, None] + STRINGS + SEMVERS[:4] + DATE_STRINGS[:3]
+_METAS = [None, {}, {"privateAttributes": ["email", "/nested/a"]}]
+
+
 def single_context_body(draw):
-    body = {"key": draw(st.sampled_from(CONTEXT_KEYS))}
-    put(body, "name", draw(st.one_of(st.just(ABSENT), st.just(ABSENT), st.none(),
-                                     st.sampled_from(STRINGS + SEMVERS[:4] + DATE_STRINGS[:3]))))
-    put(body, "anonymous", draw(st.sampled_from([ABSENT, ABSENT, False, True])))
-    for name in draw(st.lists(st.sampled_from(CUSTOM_ATTRS), max_size=5, unique=True)):
-        body[name] = draw(_attr_value(name))
-    if draw(st.integers(0, 9)) == 0:
-        body["_meta"] = draw(st.sampled_from([None, {}, {"privateAttributes": ["email", "/nested/a"]}]))
+    body = {"key": pick(draw, CONTEXT_KEYS)}
+    put(body, "name", pick(draw, _NAMES))
+    put(body, "anonymous", pick_optional(draw, [False, True]))
+    for name in pick_many(draw, CUSTOM_ATTRS, 0, 4, unique=True):
+        body[name] = _attr_value(draw, name)
+    if rare(draw, 10):
+        body["_meta"] = copy.deepcopy(pick(draw, _METAS))
     return body
 
 
-@st.composite
-def single_contexts(draw, kinds=CONTEXT_KINDS):
-    body = draw(single_context_body())
-    return dict(body, kind=draw(st.sampled_from(kinds)))
+def single_context(draw, kinds=CONTEXT_KINDS):
+    return dict(single_context_body(draw), kind=pick(draw, kinds))
 
 
-@st.composite
-def multi_contexts(draw):
-    kinds = draw(st.lists(st.sampled_from(CONTEXT_KINDS), min_size=1, max_size=3, unique=True))
+def multi_context(draw):
     ctx = {"kind": "multi"}
-    for k in kinds:
-        ctx[k] = draw(single_context_body())
+    for k in pick_many(draw, CONTEXT_KINDS, 1, 3, unique=True):
+        ctx[k] = single_context_body(draw)
+    return ctx
+
+
+def targeted_context(draw, recipes, segments):
+    """A context built to satisfy one to three randomly chosen rules of the data set."""
+    bodies = {}
+    for _ in range(pick(draw, [1, 2, 1, 3])):
+        apply_steps(draw, pick(draw, recipes), bodies, segments)
+    if not bodies or rare(draw, 4):
+        kind = pick(draw, CONTEXT_KINDS)
+        if kind not in bodies:
+            bodies[kind] = single_context_body(draw)
+    if len(bodies) == 1 and not rare(draw, 6):
+        (kind, body), = bodies.items()
+        return dict(body, kind=kind)
+    ctx = {"kind": "multi"}
+    ctx.update(bodies)
     return ctx
 
 
@@ -450,14 +757,30 @@ INVALID_CONTEXTS = [
 ]
 
 
+def gen_context(draw, recipes=(), segments=None):
+    if rare(draw, 40):
+        return copy.deepcopy(pick(draw, INVALID_CONTEXTS))
+    if recipes and pick(draw, [True, True, False]):
+        return targeted_context(draw, recipes, segments)
+    choice = pick(draw, ["user", "single", "multi", "single", "multi"])
+    if choice == "user":
+        return single_context(draw, ["user"])
+    if choice == "single":
+        return single_context(draw)
+    return multi_context(draw)
+
+
 @st.composite
-def context_dicts(draw):
-    """A context as a JSON dict: mostly valid single or multi contexts, rarely an invalid one."""
-    choice = draw(st.integers(0, 19))
-    if choice == 0:
-        return draw(st.sampled_from(INVALID_CONTEXTS))
-    if choice <= 4:
-        return draw(single_contexts(["user"]))
-    if choice <= 11:
-        return draw(single_contexts())
-    return draw(multi_contexts())
+def context_dicts(draw, recipes=(), segments=None):
+    """A context as a JSON dict: mostly valid single or multi contexts, rarely an invalid one.
+    With ``recipes`` (from ``recipes_from``), most are built to match rules of the data set."""
+    return gen_context(draw, recipes, segments)
+
+
+@st.composite
+def examples(draw, n_contexts):
+    """(flags, segments, [context dicts]): a data set and contexts to evaluate its flags for."""
+    flags, segments = gen_data_set(draw)
+    recipes = recipes_from(flags, segments)
+    contexts = [gen_context(draw, recipes, segments) for _ in range(n_contexts)]
+    return flags, segments, contexts

@@ -31,10 +31,17 @@ try:  # tests/ may or may not become a package
 except ImportError:  # pragma: no cover - depends on how pytest puts tests/ on sys.path
     import strategies as S
 
+# Why: some generated "matches" patterns (e.g. "[[:alpha:]]") make Python's re.compile emit
+# "FutureWarning: Possible nested set". pytest's filterwarnings=error would turn that warning into
+# an exception inside both SDKs' regex parsing (which they catch, treating the pattern as invalid),
+# so the test would check a behaviour that never happens in production, where the warning is just
+# printed and the pattern compiles. Ignoring exactly that warning keeps production semantics.
+pytestmark = pytest.mark.filterwarnings("ignore:Possible .*:FutureWarning")
+
 AGAINST_OFFICIAL = os.environ.get("LDFAST_DIFF_AGAINST_OFFICIAL") == "1"
 
 CONTEXTS_PER_EXAMPLE = 20
-MAX_EXAMPLES = int(os.environ.get("LDFAST_DIFF_EXAMPLES", "150"))
+MAX_EXAMPLES = int(os.environ.get("LDFAST_DIFF_EXAMPLES", "1000"))
 
 DEFAULTS = ["default-value", None, 0, False, {"d": 1}]
 
@@ -226,23 +233,19 @@ _SETTINGS = dict(
 
 
 @settings(max_examples=MAX_EXAMPLES, **_SETTINGS)
-@given(data=S.data_sets(),
-       contexts=st.lists(S.context_dicts(), min_size=CONTEXTS_PER_EXAMPLE, max_size=CONTEXTS_PER_EXAMPLE),
-       default=st.sampled_from(DEFAULTS))
-def test_differential_variation_detail_and_all_flags_state(data, contexts, default):
-    flags, segments = data
+@given(example=S.examples(CONTEXTS_PER_EXAMPLE), default=st.sampled_from(DEFAULTS))
+def test_differential_variation_detail_and_all_flags_state(example, default):
+    flags, segments, contexts = example
     assume(official_accepts(flags, segments))
     run_differential(flags, segments, contexts, default)
 
 
 @settings(max_examples=max(MAX_EXAMPLES // 5, 10), **_SETTINGS)
-@given(data=S.data_sets(),
-       contexts=st.lists(S.context_dicts(), min_size=5, max_size=5),
-       default=st.sampled_from(DEFAULTS))
-def test_differential_other_apis(data, contexts, default):
+@given(example=S.examples(5), default=st.sampled_from(DEFAULTS))
+def test_differential_other_apis(example, default):
     """variation() and the other all_flags_state options (no reasons, client_side_only,
     details_only_for_tracked_flags)."""
-    flags, segments = data
+    flags, segments, contexts = example
     assume(official_accepts(flags, segments))
     run_differential(flags, segments, contexts, default, extra_apis=True)
 

@@ -179,7 +179,7 @@ def test_json_only_without_pyyaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert source.initialized() and store.flags == EXPECTED_FLAGS
     source, store, _ = start_source(str(write_text(tmp_path / "data.yml", YAML_DATA)))
     assert not source.initialized() and store.init_count == 0
-    assert any("data.yml" in m and "JSONDecodeError" in m for m in error_messages(caplog))
+    assert any("data.yml" in m and "invalid JSON at line 2, column 1" in m for m in error_messages(caplog))
 
 
 def test_same_data_as_official_file_source(tmp_path: Path) -> None:
@@ -233,8 +233,9 @@ def test_flag_and_segment_may_share_a_key(tmp_path: Path) -> None:
 
 
 BAD_FILES = {
-    "bad json": ("bad.json", '{"flagValues": {"a": 1,}', "bad.json"),
-    "bad yaml": ("bad.yml", "flagValues:\n  a: [1, 2\n  b: 3\n", "bad.yml"),
+    "bad json": ("bad.json", '{"flagValues": {"a": 1,}', "invalid syntax at line 1, column 25"),
+    "bad yaml": ("bad.yml", "flagValues:\n  a: [1, 2\n  b: 3\n", "invalid syntax at line 3, column 4"),
+    "tab in yaml": ("tab.yml", "flagValues:\n\ta: 1\n", "invalid syntax at line 2, column 1"),
     "empty": ("empty.json", "", "not nothing (empty or null)"),
     "list at top": ("list.json", "[1, 2]", "not a list"),
     "section not an object": ("sec.json", '{"flags": [1]}', '"flags" must be an object'),
@@ -255,6 +256,9 @@ def test_bad_file_loads_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture
     errors = error_messages(caplog)
     assert len(errors) == 1
     assert str(bad) in errors[0] and expected in errors[0]
+    # one line, and the file's content is not quoted
+    assert "\n" not in errors[0]
+    assert not [line for line in text.splitlines() if len(line.strip()) > 3 and line.strip() in errors[0]]
 
 
 def test_missing_file_loads_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -480,7 +484,7 @@ def test_client_evaluates_file_flags_like_official(tmp_path: Path) -> None:
                 want = official.variation_detail(key, off_ctx, "default")
                 assert (json.dumps(got.value), got.variation_index, got.reason) == (
                     json.dumps(want.value), want.variation_index, want.reason), (key, spec)
-        assert client.variation("flag1", ldfast.Context.create("x", ), None) == "fall"
+        assert client.variation("flag1", ldfast.Context.create("x"), None) == "fall"
         assert client.variation("flag1", ldfast.Context.builder("x").name("Lucy").build(), None) == "match"
         assert client.all_flags_state(ldfast.Context.create("x")).to_json_dict()["flag2"] == "value2"
     finally:

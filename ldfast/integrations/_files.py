@@ -106,7 +106,7 @@ class FileDataSource:
                     log.error('Unable to load flag data from "%s": %s', os.fspath(path), e)
                     return False
                 except Exception as e:  # bad syntax, or anything else the parser raises
-                    log.error('Unable to load flag data from "%s": %s: %s', os.fspath(path), type(e).__name__, e)
+                    log.error('Unable to load flag data from "%s": %s', os.fspath(path), _describe_parse_error(e))
                     log.debug("Details of the failed load of %s", os.fspath(path), exc_info=True)
                     return False
             try:
@@ -154,6 +154,20 @@ def _as_path_list(paths: Union[PathArg, Sequence[PathArg]]) -> List[PathArg]:
 def _describe_os_error(e: Exception) -> str:
     if isinstance(e, OSError) and e.strerror:
         return e.strerror
+    return "%s: %s" % (type(e).__name__, e)
+
+
+def _describe_parse_error(e: Exception) -> str:
+    """A one-line description of a parse error that does not quote the file's content."""
+    if isinstance(e, json.JSONDecodeError):
+        return "invalid JSON at line %d, column %d: %s" % (e.lineno, e.colno, e.msg)
+    if _yaml is not None and isinstance(e, _yaml.MarkedYAMLError):
+        mark = e.problem_mark
+        if mark is not None:
+            return "invalid syntax at line %d, column %d: %s" % (mark.line + 1, mark.column + 1, e.problem)
+        return "invalid syntax: %s" % (e.problem or type(e).__name__)
+    if _yaml is not None and isinstance(e, _yaml.YAMLError):
+        return "invalid syntax (%s)" % type(e).__name__
     return "%s: %s" % (type(e).__name__, e)
 
 

@@ -1,6 +1,8 @@
-"""Build ldfast: compiles every ldfast/_ext/*_c.pyx unless LDFAST_NO_EXTENSIONS is set.
+"""Build ldfast: compiles the twins in ldfast/_ext unless LDFAST_NO_EXTENSIONS is set.
 
-A build that cannot compile fails loudly; only LDFAST_NO_EXTENSIONS=1 makes a pure install.
+Compiled twins are ``X_c.pyx`` (hand-written) or ``X_c.py`` (a link to ``X_py.py``, compiled with
+the types declared in ``X_c.pxd``). A build that cannot compile fails loudly; only
+LDFAST_NO_EXTENSIONS=1 makes a pure install.
 """
 import glob
 import importlib.util
@@ -18,16 +20,17 @@ if not _env.no_extensions():
     from Cython.Build import cythonize
     from setuptools import Extension
 
-    sources = sorted(glob.glob(os.path.join("ldfast", "_ext", "*_c.pyx")))
+    sources = sorted(glob.glob(os.path.join("ldfast", "_ext", "*_c.pyx")) + glob.glob(os.path.join("ldfast", "_ext", "*_c.py")))
+    if not sources:
+        raise SystemExit("ldfast: no compiled twins found in ldfast/_ext")
     extensions = [
-        Extension(src[:-4].replace(os.sep, "."), [src], extra_compile_args=["-O3"])
+        Extension(os.path.splitext(src)[0].replace(os.sep, "."), [src], extra_compile_args=["-O3"])
         for src in sources
     ]
-    if extensions:
-        ext_modules = cythonize(
-            extensions,
-            language_level=3,
-            compiler_directives={"boundscheck": False, "wraparound": False, "embedsignature": True},
-        )
+    ext_modules = cythonize(
+        extensions,
+        language_level=3,
+        compiler_directives={"annotation_typing": False, "embedsignature": True},
+    )
 
 setup(ext_modules=ext_modules)

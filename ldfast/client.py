@@ -11,10 +11,9 @@ import hashlib
 import hmac
 import logging
 import threading
-import traceback
 from typing import Any, Callable, Optional
 
-from ldfast._ext.evaluator import evaluate
+from ldfast._ext.evaluator import ClientCore, evaluate
 from ldfast.config import Config
 from ldfast.context import Context, to_context
 from ldfast.evaluation import EvaluationDetail, FeatureFlagsState, error_reason
@@ -22,9 +21,6 @@ from ldfast.feature_store import InMemoryFeatureStore
 
 log = logging.getLogger(__name__)
 
-_NOT_READY = error_reason("CLIENT_NOT_READY")
-_NOT_FOUND = error_reason("FLAG_NOT_FOUND")
-_NO_CONTEXT = error_reason("USER_NOT_SPECIFIED")
 _EXCEPTION = error_reason("EXCEPTION")
 
 
@@ -118,7 +114,10 @@ class LDClient:
         # rules (not its lists) still apply, exactly as the official client wires it.
         self._big_segments: Optional[Callable[[str], Any]] = _no_big_segment_store
         self._closed = False
-        self._ready = False
+        self._core = ClientCore(store, self._defaults, self._offline, self._check_ready, self._big_segments)
+        # The hot path: instance attributes bound straight to the (compiled) core's methods.
+        self.variation = self._core.variation  # type: ignore[method-assign]
+        self.variation_detail = self._core.variation_detail  # type: ignore[method-assign]
         self._warned_cached = False
         self._ready_event = threading.Event()
         if self._offline:
@@ -160,7 +159,7 @@ class LDClient:
     def _check_ready(self, what: str) -> bool:
         """Whether evaluation may use the store (after a once-only warning if only the store is ready)."""
         if self._data_source.initialized():
-            self._ready = True
+            self._core.ready = True
             return True
         if self._store.initialized:
             if not self._warned_cached:
@@ -193,40 +192,11 @@ class LDClient:
 
     def variation(self, key: str, context: Any, default: Any) -> Any:
         """The flag's value for the context, or ``default`` if it cannot be evaluated."""
-        return self._evaluate(key, context, default, False)
+        return self._core.variation(key, context, default)
 
     def variation_detail(self, key: str, context: Any, default: Any) -> EvaluationDetail:
         """The flag's value for the context with its variation index and reason."""
-        return self._evaluate(key, context, default, True)
-
-    def _evaluate(self, key: str, context: Any, default: Any, detailed: bool) -> Any:
-        if self._defaults:
-            default = self._defaults.get(key, default)
-        if self._offline:
-            return EvaluationDetail(default, None, _NOT_READY) if detailed else default
-        if not self._ready and not self._check_ready("Feature flag evaluation"):
-            return EvaluationDetail(default, None, _NOT_READY) if detailed else default
-        if type(context) is not Context:
-            context = to_context(context)
-        if context._error is not None:
-            log.warning("Context was invalid for flag evaluation (%s); returning default value", context._error)
-            return EvaluationDetail(default, None, _NO_CONTEXT) if detailed else default
-        store = self._store
-        flags = store._flags
-        flag = flags.get(key)
-        if flag is None or flag.deleted:
-            if detailed:
-                return EvaluationDetail(default, None, _NOT_FOUND)
-            return default
-        try:
-            detail = evaluate(flag, context, flags, store._segments, self._big_segments)
-        except Exception as e:
-            log.error('Unexpected error while evaluating feature flag "%s": %r', key, e)
-            log.debug(traceback.format_exc())
-            return EvaluationDetail(default, None, _EXCEPTION) if detailed else default
-        if detail._variation_index is None:
-            return EvaluationDetail(default, None, detail._reason) if detailed else default
-        return detail if detailed else detail._value
+        return self._core.variation_detail(key, context, default)
 
     def all_flags_state(self, context: Any, **kwargs: Any) -> FeatureFlagsState:
         """Every flag's value and metadata for the context (no analytics events are sent).
@@ -236,7 +206,7 @@ class LDClient:
         if self._offline:
             log.warning("all_flags_state() called, but client is in offline mode. Returning empty state")
             return FeatureFlagsState(False)
-        if not self._ready and not self._check_ready("all_flags_state()"):
+        if not self._core.ready and not self._check_ready("all_flags_state()"):
             return FeatureFlagsState(False)
         context = to_context(context)
         if context._error is not None:

@@ -10,52 +10,7 @@ import json
 import time
 from typing import Any, Dict, List, Optional
 
-
-class EvaluationDetail:
-    """The result of a flag evaluation: value, variation index (None for the default), reason."""
-
-    __slots__ = ("_value", "_variation_index", "_reason")
-
-    def __init__(self, value: object, variation_index: Optional[int], reason: dict):
-        self._value = value
-        self._variation_index = variation_index
-        self._reason = reason
-
-    @property
-    def value(self) -> object:
-        return self._value
-
-    @property
-    def variation_index(self) -> Optional[int]:
-        return self._variation_index
-
-    @property
-    def reason(self) -> dict:
-        return self._reason
-
-    def is_default_value(self) -> bool:
-        return self._variation_index is None
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, EvaluationDetail):
-            return NotImplemented
-        return (self._value == other._value and self._variation_index == other._variation_index
-                and self._reason == other._reason)
-
-    def __ne__(self, other: object) -> bool:
-        eq = self.__eq__(other)
-        return eq if eq is NotImplemented else not eq
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __str__(self) -> str:
-        return "(value=%s, variation_index=%s, reason=%s)" % (self._value, self._variation_index, self._reason)
-
-    __repr__ = __str__
-
-
-def error_reason(error_kind: str) -> dict:
-    return {"kind": "ERROR", "errorKind": error_kind}
+from ldfast._ext.model import EvaluationDetail, error_reason
 
 
 class BigSegmentsStatus:

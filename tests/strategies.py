@@ -213,6 +213,51 @@ def variation_value(draw):
 
 
 # ---------------------------------------------------------------------------------------------
+# Grammar-built timestamps and versions (well-formed, lenient and broken variants)
+# ---------------------------------------------------------------------------------------------
+
+def _digits(draw, n, lo, hi, odd=()):
+    if odd and rare(draw, 8):
+        return pick(draw, list(odd))
+    return str(draw(_ints(lo, hi))).zfill(n)
+
+
+def date_string(draw):
+    date = "%s-%s-%s" % (_digits(draw, 4, 1969, 2030, ("0001", "9999", "20", "+2020")),
+                         _digits(draw, 2, 1, 12, ("00", "13", "1")),
+                         _digits(draw, 2, 1, 28, ("00", "29", "30", "31", "32", "1")))
+    if rare(draw, 12):
+        return date + pick(draw, ["", "Z"])
+    sep = pick(draw, ["T", "T", "T", "t", " ", "_", "TT"])
+    hms = "%s:%s" % (_digits(draw, 2, 0, 23, ("24", "1")), _digits(draw, 2, 0, 59, ("60", "5")))
+    if not rare(draw, 10):
+        hms += ":" + _digits(draw, 2, 0, 59, ("60", "61", "5"))
+        if coin(draw):
+            hms += pick(draw, [".", ".", ","]) + "".join(
+                str(draw(_ints(0, 9))) for _ in range(pick(draw, [3, 1, 6, 9, 2, 0, 12])))
+    offset = pick(draw, ["Z", "Z", "z", "+00:00", "-00:00", "+01:00", "-05:30", "+14:00", "",
+                         "+0100", "+01", "+24:00", "+00:00:01", "+01:00:00.5", "ZZ", "UTC"])
+    return date + sep + hms + offset
+
+
+def semver_string(draw):
+    def num():
+        return pick(draw, ["0", "1", "2", "10", "01", "00", "18446744073709551616", "9"])
+
+    parts = [num() for _ in range(pick(draw, [3, 3, 3, 1, 2, 4]))]
+    v = ".".join(parts)
+    if rare(draw, 12):
+        v = pick(draw, ["v", "V", "=", " ", ""]) + v
+    if coin(draw):
+        ids = [pick(draw, ["alpha", "beta", "rc", "1", "2", "11", "01", "0", "x-y", "a1", "-", ""])
+               for _ in range(pick(draw, [1, 2, 3]))]
+        v += "-" + ".".join(ids)
+    if rare(draw, 4):
+        v += "+" + pick(draw, ["build", "build.1", "001", "", "a.b", "x+y"])
+    return v
+
+
+# ---------------------------------------------------------------------------------------------
 # Clauses
 # ---------------------------------------------------------------------------------------------
 
@@ -242,6 +287,10 @@ def clause_values(draw, op):
     for _ in range(pick(draw, [1, 2, 1, 3, 0, 4])):
         if specific is None or rare(draw, 5) or (op == "in" and coin(draw)):
             values.append(pool_value(draw))
+        elif op in ("before", "after") and rare(draw, 3):
+            values.append(date_string(draw))
+        elif op.startswith("semVer") and rare(draw, 3):
+            values.append(semver_string(draw))
         else:
             values.append(pick(draw, specific))
     return values
@@ -591,8 +640,10 @@ def _near_value(draw, op, v):
             alts.append(lambda: pick(draw, STRINGS + HOT_VALUES))
         if op.startswith("semVer"):
             alts.append(lambda: pick(draw, SEMVERS))
+            alts.append(lambda: semver_string(draw))
     if op in ("before", "after"):
         alts.append(lambda: pick(draw, DATE_STRINGS + DATE_NUMBERS))
+        alts.append(lambda: date_string(draw))
     return pick(draw, alts)()
 
 
@@ -744,7 +795,9 @@ def targeted_context(draw, recipes, segments):
     return ctx
 
 
-INVALID_CONTEXTS = [
+# Invalid contexts, and odd dicts that from_dict still accepts (e.g. a "kind" inside a multi part
+# overrides the part's kind).
+ODD_CONTEXTS = [
     {"kind": "kind", "key": "a"},
     {"kind": "user", "key": ""},
     {"kind": "", "key": "a"},
@@ -754,12 +807,24 @@ INVALID_CONTEXTS = [
     {"key": "a"},
     {"kind": "user", "key": "a", "anonymous": None},
     {"kind": "user", "key": 1},
+    {"kind": "multi", "user": {"key": "a", "kind": "org"}},
+    {"kind": "user", "key": "a", "": 1},
+    {"kind": "multi", "user": {"key": "a"}},
+    {"kind": "multi", "user": {"key": "a"}, "org": "x"},
+    {"kind": "user", "key": "a", "_meta": {"privateAttributes": "x"}},
+    {"kind": "user", "key": "a", "name": 5},
+    {"kind": "multi", "multi": {"key": "a"}},
+    {"kind": "multi", "user": {"key": "a"}, "org": {"key": "b", "kind": "user"}},
+    {"kind": "multi", "user": {"key": "a", "kind": ""}},
+    {"kind": "Org.-_1", "key": "a", "email": "a"},
+    {"kind": "multi", "org": {"key": "b", "kind": "device"}, "user": {"key": "a"}},
 ]
+INVALID_CONTEXTS = ODD_CONTEXTS[:9]
 
 
 def gen_context(draw, recipes=(), segments=None):
     if rare(draw, 40):
-        return copy.deepcopy(pick(draw, INVALID_CONTEXTS))
+        return copy.deepcopy(pick(draw, ODD_CONTEXTS))
     if recipes and pick(draw, [True, True, False]):
         return targeted_context(draw, recipes, segments)
     choice = pick(draw, ["user", "single", "multi", "single", "multi"])

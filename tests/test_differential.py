@@ -382,7 +382,35 @@ REGRESSION_CASES = [
                                          _rule(_clause("name", "in", [None]), variation=2)])}, {},
      [USER_A, dict(USER_A, anonymous=True), dict(USER_A, anonymous=True, name="n")]),
     # invalid contexts
-    ("invalid-context", {"f": _flag("f")}, {}, S.INVALID_CONTEXTS),
+    ("odd-contexts", {"f": _flag("f", rules=[_rule(_clause("kind", "in", ["org", "device"]))])}, {},
+     S.ODD_CONTEXTS),
+    # Found by this test (an ldfast bug, since fixed): a user-kind contextTargets entry looks up the
+    # first `targets` entry whose variation == its own (Python: true == 1) and, on a match, returns
+    # the variation of the contextTargets entry, not of the targets entry. Official: index 1 / true;
+    # ldfast returned the targets entry's true / 1.
+    ("ctx-target-bool-variation-1",
+     {"f": _flag("f", targets=[{"variation": True, "values": ["a"]}],
+                 contextTargets=[{"contextKind": "user", "variation": 1, "values": []}])}, {}, [USER_A]),
+    ("ctx-target-bool-variation-2",
+     {"f": _flag("f", targets=[{"variation": 1, "values": ["a"]}],
+                 contextTargets=[{"contextKind": "user", "variation": True, "values": []}])}, {}, [USER_A]),
+    # huge numbers: float() overflow in numeric operators is an EXCEPTION in the official SDK;
+    # 2**64-sized variation indexes, weights, seeds and versions; huge semver components
+    ("huge-numbers", {"f": _flag("f", rules=[_rule(_clause("x", "lessThan", [5]))]),
+                      "g": _flag("g", version=2 ** 63, offVariation=2 ** 64, on=False, debugEventsUntilDate=2 ** 64),
+                      "h": _flag("h", fallthrough={"rollout": {"seed": 2 ** 70, "variations": [
+                          {"variation": 0, "weight": 2 ** 64}, {"variation": 1, "weight": -(2 ** 63)}]}}),
+                      "i": _flag("i", rules=[_rule(_clause("v", "semVerLessThan", ["18446744073709551616.0.0"])),
+                                             _rule(_clause("v", "semVerGreaterThan", ["1.0.0-18446744073709551615"]),
+                                                   variation=2)])}, {},
+     [dict(USER_A, x=10 ** 400, v="18446744073709551615.0.0"), dict(USER_A, x=2 ** 64, v="1.0.0-18446744073709551616"),
+      dict(USER_A, key="\U0001f600", v="1.0.0-18446744073709551614")]),
+    # an unhashable segmentMatch value: the official store lookup raises -> EXCEPTION
+    ("segment-match-unhashable", {"f": _flag("f", rules=[_rule(_clause("", "segmentMatch", [["s0"]]))])},
+     {"s0": _seg("s0", included=["a"])}, [USER_A]),
+    # a regex that makes re.compile emit FutureWarning (see pytestmark)
+    ("regex-future-warning", {"f": _flag("f", rules=[_rule(_clause("s", "matches", ["[[:alpha:]]", "a||b"]))])}, {},
+     [dict(USER_A, s=":"), dict(USER_A, s="b")]),
     # deleted flag and deleted segment
     ("deleted", {"f": {"key": "f", "version": 2, "deleted": True},
                  "g": _flag("g", prerequisites=[{"key": "f", "variation": 0}]),

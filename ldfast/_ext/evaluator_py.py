@@ -10,9 +10,11 @@ import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ldfast._ext.bucketing import bucket_value
-from ldfast._ext.operators import OP_SEGMENT_MATCH, match_value
-from ldfast.evaluation import BigSegmentsStatus, EvaluationDetail
-from ldfast.model import MALFORMED
+from ldfast._ext.operators import match_value
+from ldfast._ext.context import Context as _Context
+from ldfast._ext.context import to_context
+from ldfast._ext.model import MALFORMED, error_reason
+from ldfast._ext.model import EvaluationDetail as _Detail
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,7 @@ def evaluate(flag: Any, context: Any, flags: dict, segments: dict,
     if state is not None and state.bs_status is not None:
         reason = dict(detail.reason)
         reason["bigSegmentsStatus"] = state.bs_status
-        return EvaluationDetail(detail.value, detail.variation_index, reason)
+        return _Detail(detail._value, detail._variation_index, reason)
     return detail
 
 
@@ -182,8 +184,7 @@ def _attribute(c: Any, ref: Any) -> Any:
 
 
 def _clause_matches(clause: Any, context: Any, state: Optional[EvalState]) -> bool:
-    op = clause.op
-    if op == OP_SEGMENT_MATCH:
+    if clause.is_segment_match:
         segments = state.segments  # type: ignore[union-attr]
         for seg_key in clause.values:
             segment = segments.get(seg_key)
@@ -194,7 +195,7 @@ def _clause_matches(clause: Any, context: Any, state: Optional[EvalState]) -> bo
     if clause.is_kind:
         parts = context._multi if context._multi is not None else (context,)
         for c in parts:
-            if match_value(op, pre, c._kind):
+            if match_value(clause.op, pre, c._kind):
                 return not clause.negate
         return clause.negate
     c = _individual(context, clause.context_kind or "user")
@@ -205,10 +206,10 @@ def _clause_matches(clause: Any, context: Any, state: Optional[EvalState]) -> bo
         return False
     if isinstance(value, (list, tuple)):
         for v in value:
-            if match_value(op, pre, v):
+            if match_value(clause.op, pre, v):
                 return not clause.negate
         return clause.negate
-    return match_value(op, pre, value) != clause.negate
+    return match_value(clause.op, pre, value) != clause.negate
 
 
 def _segment_matches(segment: Any, context: Any, state: EvalState) -> bool:
@@ -268,7 +269,7 @@ def _segment_rule_matches(rule: Any, context: Any, state: EvalState) -> bool:
 def _big_segment_matches(segment: Any, context: Any, state: EvalState) -> bool:
     generation = segment.generation
     if generation is None:
-        state.bs_status = BigSegmentsStatus.NOT_CONFIGURED
+        state.bs_status = "NOT_CONFIGURED"
         return False
     c = _individual(context, segment.unbounded_context_kind or "user")
     if c is None:
@@ -279,7 +280,7 @@ def _big_segment_matches(segment: Any, context: Any, state: EvalState) -> bool:
         membership = cache[key]
     else:
         if state.big_segments is None:
-            state.bs_status = BigSegmentsStatus.NOT_CONFIGURED
+            state.bs_status = "NOT_CONFIGURED"
             return False
         membership, state.bs_status = state.big_segments(key)
         if cache is None:
@@ -289,3 +290,74 @@ def _big_segment_matches(segment: Any, context: Any, state: EvalState) -> bool:
     if included is not None:
         return included
     return _simple_segment_matches(segment, context, state, False)
+
+
+_NOT_READY = error_reason("CLIENT_NOT_READY")
+_NOT_FOUND = error_reason("FLAG_NOT_FOUND")
+_NO_CONTEXT = error_reason("USER_NOT_SPECIFIED")
+_EXCEPTION = error_reason("EXCEPTION")
+
+
+class ClientCore:
+    """The client-level evaluation path (``LDClient.variation``/``variation_detail``).
+
+    Config defaults, offline mode, readiness, context conversion and validation, the flag lookup
+    and unexpected errors, in one place so the compiled twin runs the whole call in C.
+    ``check_ready(what)`` is asked while ``ready`` is False (it sets ``ready`` once data is in).
+    """
+
+    __slots__ = ("store", "defaults", "offline", "ready", "check_ready", "big_segments")
+
+    def __init__(self, store: Any, defaults: dict, offline: bool, check_ready: Callable[[str], bool],
+                 big_segments: Optional[BigSegmentsLookup]):
+        self.store = store
+        self.defaults = defaults
+        self.offline = offline
+        self.ready = False
+        self.check_ready = check_ready
+        self.big_segments = big_segments
+
+    def variation(self, key: str, context: Any, default: Any) -> Any:
+        """The flag's value for the context, or ``default`` if it cannot be evaluated."""
+        detail = self.detail_for(key, context, default)
+        if detail._variation_index is None:
+            return default if not self.defaults else self.defaults.get(key, default)
+        return detail._value
+
+    def variation_detail(self, key: str, context: Any, default: Any) -> EvaluationDetail:
+        """The flag's value for the context with its variation index and reason."""
+        detail = self.detail_for(key, context, default)
+        if detail._variation_index is None:
+            if self.defaults:
+                default = self.defaults.get(key, default)
+            return _Detail(default, None, detail._reason)
+        return detail
+
+    def detail_for(self, key: str, context: Any, default: Any) -> EvaluationDetail:
+        """The evaluation detail; when its index is None the caller serves the default."""
+        if self.offline:
+            return _NOT_READY_DETAIL
+        if not self.ready and not self.check_ready("Feature flag evaluation"):
+            return _NOT_READY_DETAIL
+        if type(context) is not _Context:
+            context = to_context(context)
+        if context._error is not None:
+            log.warning("Context was invalid for flag evaluation (%s); returning default value", context._error)
+            return _NO_CONTEXT_DETAIL
+        store = self.store
+        flags = store._flags
+        flag = flags.get(key)
+        if flag is None or flag.deleted:
+            return _NOT_FOUND_DETAIL
+        try:
+            return evaluate(flag, context, flags, store._segments, self.big_segments)
+        except Exception as e:
+            log.error('Unexpected error while evaluating feature flag "%s": %r', key, e)
+            log.debug("evaluation error", exc_info=True)
+            return _EXCEPTION_DETAIL
+
+
+_NOT_READY_DETAIL = _Detail(None, None, _NOT_READY)
+_NO_CONTEXT_DETAIL = _Detail(None, None, _NO_CONTEXT)
+_NOT_FOUND_DETAIL = _Detail(None, None, _NOT_FOUND)
+_EXCEPTION_DETAIL = _Detail(None, None, _EXCEPTION)

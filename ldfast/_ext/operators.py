@@ -1,15 +1,11 @@
-"""Dispatcher: the compiled operators twin when extensions are enabled and built, else the pure one."""
+"""Dispatcher for the operators twins: compiled when extensions are in use, else pure Python."""
 from typing import TYPE_CHECKING
 
 from ldfast._ext import USE_EXTENSIONS
 
 if TYPE_CHECKING or not USE_EXTENSIONS:
-    from ldfast._ext.operators_py import *  # noqa: F401,F403
     from ldfast._ext import operators_py as implementation
+    from ldfast._ext.operators_py import *  # noqa: F401,F403
 else:
-    try:
-        from ldfast._ext.operators_c import *  # type: ignore  # noqa: F401,F403
-        from ldfast._ext import operators_c as implementation  # type: ignore
-    except ImportError:
-        from ldfast._ext.operators_py import *  # noqa: F401,F403
-        from ldfast._ext import operators_py as implementation
+    from ldfast._ext import operators_c as implementation  # type: ignore[no-redef]
+    from ldfast._ext.operators_c import *  # type: ignore  # noqa: F401,F403

@@ -52,6 +52,9 @@ _Z_SUFFIX = re.compile("Z$", re.IGNORECASE)
 
 def is_number(value: Any) -> bool:
     """A JSON number: any Number that is not a bool."""
+    t = type(value)
+    if t is int or t is float:
+        return True
     return isinstance(value, Number) and not isinstance(value, bool)
 
 
@@ -60,15 +63,29 @@ def parse_time(value: Any) -> Optional[float]:
     t = type(value)
     if t is int or t is float:
         return float(value)
-    if isinstance(value, str):
+    if t is str:
         try:
-            dt = datetime.fromisoformat(_Z_SUFFIX.sub("+00:00", value))
-            return (dt - _EPOCH).total_seconds() * 1000.0
-        except Exception:  # naive datetimes cannot be subtracted from an aware one: no value
-            return None
+            return _time_cache[value]
+        except KeyError:
+            pass
+        result = _parse_time_string(value)
+        if len(_time_cache) >= _CACHE_LIMIT:
+            _time_cache.clear()
+        _time_cache[value] = result
+        return result
+    if isinstance(value, str):
+        return _parse_time_string(value)
     if is_number(value):
         return float(value)  # type: ignore[arg-type]
     return None
+
+
+def _parse_time_string(value: str) -> Optional[float]:
+    try:
+        dt = datetime.fromisoformat(_Z_SUFFIX.sub("+00:00", value))
+        return (dt - _EPOCH).total_seconds() * 1000.0
+    except Exception:  # naive datetimes cannot be subtracted from an aware one: no value
+        return None
 
 
 _PRE_ID = r"(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
@@ -100,13 +117,33 @@ def _semver_key(m: "re.Match[str]") -> SemverKey:
     return (int(m.group(1)), int(m.group(2)), int(m.group(3)), pre_key)
 
 
+_CACHE_LIMIT = 4096
+_semver_cache: dict = {}
+_time_cache: dict = {}
+
+
 def parse_semver(value: Any) -> Optional[SemverKey]:
     """A sortable key for a (leniently parsed) semantic version; None if it does not parse.
 
-    Keys order exactly as SemVer 2.0 precedence; build metadata is ignored.
+    Keys order exactly as SemVer 2.0 precedence; build metadata is ignored. Results for exact
+    ``str`` values are memoized (bounded), since context attributes repeat.
     """
+    if type(value) is str:
+        try:
+            return _semver_cache[value]
+        except KeyError:
+            pass
+        result = _parse_semver(value)
+        if len(_semver_cache) >= _CACHE_LIMIT:
+            _semver_cache.clear()
+        _semver_cache[value] = result
+        return result
     if not isinstance(value, str):
         return None
+    return _parse_semver(value)
+
+
+def _parse_semver(value: str) -> Optional[SemverKey]:
     s = value
     for _ in range(3):
         m = _SEMVER.match(s)
@@ -136,6 +173,32 @@ class InValues:
         self.all_values = tuple(values)
 
 
+_REGEX_CACHE_LIMIT = 1024
+
+
+class RegexValues:
+    """Compiled patterns of a ``matches`` clause, with a bounded memo of results per value."""
+
+    __slots__ = ("patterns", "cache")
+
+    def __init__(self, values: list):
+        patterns = []
+        for v in values:
+            if isinstance(v, str):
+                try:
+                    patterns.append(re.compile(v))
+                except Exception:
+                    pass
+        self.patterns = tuple(patterns)
+        self.cache: dict = {}  # value -> True/False, bounded by _REGEX_CACHE_LIMIT
+
+    def search(self, value: str) -> bool:
+        for rx in self.patterns:
+            if rx.search(value) is not None:
+                return True
+        return False
+
+
 def _in_slow(value: Any, values: tuple) -> bool:
     vb = isinstance(value, bool)
     for c in values:
@@ -151,21 +214,13 @@ def preprocess(op: int, values: list) -> Any:
     if op == OP_STARTS_WITH or op == OP_ENDS_WITH or op == OP_CONTAINS:
         return tuple(v for v in values if isinstance(v, str))
     if op == OP_MATCHES:
-        out = []
-        for v in values:
-            if isinstance(v, str):
-                try:
-                    out.append(re.compile(v))
-                except Exception:
-                    pass
-        return tuple(out)
+        return RegexValues(values)
     if OP_LT <= op <= OP_GTE:
         nums = [float(v) for v in values if is_number(v)]
-        nums = [n for n in nums if n == n]
-        return _bounds(nums)
+        return NumBounds.of([n for n in nums if n == n])
     if op == OP_BEFORE or op == OP_AFTER:
         times = [parse_time(v) for v in values]
-        return _bounds([t for t in times if t is not None and t == t])
+        return NumBounds.of([t for t in times if t is not None and t == t])
     if OP_SEMVER_EQ <= op <= OP_SEMVER_GT:
         vers = [parse_semver(v) for v in values]
         vers = [v for v in vers if v is not None]
@@ -173,6 +228,22 @@ def preprocess(op: int, values: list) -> Any:
             return frozenset(vers)
         return _bounds(vers)
     return None
+
+
+class NumBounds:
+    """The smallest and largest clause number (or time): ``x < any(v)`` is ``x < hi``."""
+
+    __slots__ = ("lo", "hi")
+
+    def __init__(self, lo: float, hi: float):
+        self.lo = lo
+        self.hi = hi
+
+    @staticmethod
+    def of(items: list) -> "Optional[NumBounds]":
+        if not items:
+            return None
+        return NumBounds(min(items), max(items))
 
 
 def _bounds(items: list) -> Optional[tuple]:
@@ -184,12 +255,13 @@ def _bounds(items: list) -> Optional[tuple]:
 def match_value(op: int, pre: Any, value: Any) -> bool:
     """Whether one context value matches any of a clause's preprocessed values."""
     if op == OP_IN:
+        inv = pre
         t = type(value)
         if t is str or t is int or t is float:
-            return value in pre.hashed
+            return value in inv.hashed
         if t is bool:
-            return value in pre.bools
-        return _in_slow(value, pre.all_values)
+            return value in inv.bools
+        return _in_slow(value, inv.all_values)
     if op == OP_STARTS_WITH:
         return isinstance(value, str) and len(pre) > 0 and value.startswith(pre)
     if op == OP_ENDS_WITH:
@@ -201,29 +273,40 @@ def match_value(op: int, pre: Any, value: Any) -> bool:
                     return True
         return False
     if op == OP_MATCHES:
+        rv = pre
+        if type(value) is str:
+            cache = rv.cache
+            hit = cache.get(value)
+            if hit is not None:
+                return hit
+            result = rv.search(value)
+            if len(cache) >= _REGEX_CACHE_LIMIT:
+                cache.clear()
+            cache[value] = result
+            return result
         if isinstance(value, str):
-            for rx in pre:
-                if rx.search(value) is not None:
-                    return True
+            return rv.search(value)
         return False
     if OP_LT <= op <= OP_GTE:
         if pre is None or not is_number(value):
             return False
+        nb = pre
         x = float(value)
         if op == OP_LT:
-            return x < pre[1]
+            return x < nb.hi
         if op == OP_LTE:
-            return x <= pre[1]
+            return x <= nb.hi
         if op == OP_GT:
-            return x > pre[0]
-        return x >= pre[0]
+            return x > nb.lo
+        return x >= nb.lo
     if op == OP_BEFORE or op == OP_AFTER:
         if pre is None:
             return False
-        x = parse_time(value)
-        if x is None:
+        when = parse_time(value)
+        if when is None:
             return False
-        return x < pre[1] if op == OP_BEFORE else x > pre[0]
+        nb = pre
+        return when < nb.hi if op == OP_BEFORE else when > nb.lo
     if OP_SEMVER_EQ <= op <= OP_SEMVER_GT:
         if not pre:
             return False

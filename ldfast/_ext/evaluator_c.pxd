@@ -1,0 +1,71 @@
+# Types for compiling evaluator_py.py as evaluator_c (evaluator_c.py links to evaluator_py.py).
+cimport cython
+
+from ldfast._ext.bucketing_c cimport bucket_value
+from ldfast._ext.context_c cimport Context
+from ldfast._ext.model_c cimport (AttrRef, Clause, EvaluationDetail, Flag, Prerequisite, Rollout, Rule, Segment,
+                                  SegmentRule, VariationOrRollout)
+from ldfast._ext.operators_c cimport match_value
+
+
+cdef class EvalState:
+    cdef public dict flags
+    cdef public dict segments
+    cdef public object big_segments
+    cdef public object original_key
+    cdef public list prereq_stack
+    cdef public list segment_stack
+    cdef public Py_ssize_t depth
+    cdef public list prereq_keys
+    cdef public list events
+    cdef public object bs_status
+    cdef public dict bs_membership
+
+
+cdef class ClientCore:
+    cdef public object store
+    cdef public dict defaults
+    cdef public bint offline
+    cdef public bint ready
+    cdef public object check_ready
+    cdef public object big_segments
+    cpdef object variation(self, object key, object context, object default)
+    cpdef EvaluationDetail variation_detail(self, object key, object context, object default)
+    @cython.locals(flags=dict, flag=Flag, store=object)
+    cpdef EvaluationDetail detail_for(self, object key, object context, object default)
+
+
+@cython.locals(state=EvalState, detail=EvaluationDetail)
+cpdef EvaluationDetail evaluate(Flag flag, Context context, dict flags, dict segments, object big_segments=*,
+                                list events=*, list prereq_keys=*)
+
+cdef Context _individual(Context context, object kind)
+
+@cython.locals(c=Context, detail=EvaluationDetail, rule=Rule, clause=Clause, failed=EvaluationDetail)
+cdef EvaluationDetail _evaluate(Flag flag, Context context, EvalState state)
+
+@cython.locals(stack=list, prereq=Prerequisite, pflag=Flag, result=EvaluationDetail)
+cdef EvaluationDetail _check_prerequisites(Flag flag, Context context, EvalState state)
+
+@cython.locals(rollout=Rollout, detail=EvaluationDetail, bucket=double, bounds=tuple, i=Py_ssize_t, last=Py_ssize_t)
+cdef EvaluationDetail _outcome(VariationOrRollout outcome, Context context)
+
+@cython.locals(c=Context)
+cdef double _bucket(Context context, object kind, AttrRef bucket_by, bytes prefix) except? -2.0
+
+@cython.locals(attrs=dict)
+cdef object _attribute(Context c, AttrRef ref)
+
+@cython.locals(c=Context, segment=Segment, segments=dict)
+cdef bint _clause_matches(Clause clause, Context context, EvalState state) except -1
+
+cdef bint _segment_matches(Segment segment, Context context, EvalState state) except -1
+
+@cython.locals(c=Context, rule=SegmentRule)
+cdef bint _simple_segment_matches(Segment segment, Context context, EvalState state, bint use_lists) except -1
+
+@cython.locals(clause=Clause, bucket=double)
+cdef bint _segment_rule_matches(SegmentRule rule, Context context, EvalState state) except -1
+
+@cython.locals(c=Context, cache=dict)
+cdef bint _big_segment_matches(Segment segment, Context context, EvalState state) except -1

@@ -1,0 +1,519 @@
+"""Flag and segment data model: raw JSON parsed once, at store time, into preprocessed objects.
+
+Everything that does not depend on the context is done here: type checks (the same ones the
+official SDK makes), target lists as frozensets, clause values preprocessed per operator, attribute
+references parsed, bucketing prefixes encoded, and every EvaluationDetail a flag can produce
+without a context-dependent part (off, prerequisite failed, target match, each rule and fallthrough
+variation, with and without ``inExperiment``) built once.
+
+A malformed item never raises out of here: it is kept as a ``Flag``/``Segment`` whose ``error`` is
+set, and evaluates to the default with ``ERROR``/``MALFORMED_FLAG``. Objects are never mutated
+after construction.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, List, Optional, Tuple
+
+import re
+
+from ldfast._ext.bucketing import bucket_prefix
+from ldfast._ext.operators import OP_CODES, preprocess
+
+log = logging.getLogger("ldfast.model")
+
+
+# -- evaluation results ---------------------------------------------------------------------------
+
+class EvaluationDetail:
+    """The result of a flag evaluation: value, variation index (None for the default), reason."""
+
+    __slots__ = ("_value", "_variation_index", "_reason")
+
+    def __init__(self, value: object, variation_index: Optional[int], reason: dict):
+        self._value = value
+        self._variation_index = variation_index
+        self._reason = reason
+
+    @property
+    def value(self) -> object:
+        return self._value
+
+    @property
+    def variation_index(self) -> Optional[int]:
+        return self._variation_index
+
+    @property
+    def reason(self) -> dict:
+        return self._reason
+
+    def is_default_value(self) -> bool:
+        return self._variation_index is None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EvaluationDetail):
+            return NotImplemented
+        return (self._value == other._value and self._variation_index == other._variation_index
+                and self._reason == other._reason)
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        return "(value=%s, variation_index=%s, reason=%s)" % (self._value, self._variation_index, self._reason)
+
+    __repr__ = __str__
+
+
+def error_reason(error_kind: str) -> dict:
+    return {"kind": "ERROR", "errorKind": error_kind}
+
+
+
+# -- attribute references -------------------------------------------------------------------------
+
+_BAD_ESCAPE = re.compile(r"(~[^01]|~$)")
+_ERR_EMPTY = "attribute reference cannot be empty"
+
+
+class AttrRef:
+    """A parsed reference: ``first`` is looked up with Context.get, ``rest`` indexes into objects."""
+
+    __slots__ = ("path", "first", "rest", "error", "depth")
+
+    def __init__(self, path: str, components: Tuple[str, ...], error: Optional[str]):
+        self.path = path
+        self.error = error
+        self.depth = 0 if error is not None else len(components)
+        self.first: Optional[str] = components[0] if components else None
+        self.rest: Tuple[str, ...] = components[1:]
+
+    @property
+    def valid(self) -> bool:
+        return self.error is None
+
+    def __repr__(self) -> str:
+        return "AttrRef(%r)" % (self.path if self.error is None else self.error)
+
+
+def ref_from_path(path: str) -> AttrRef:
+    if path == "" or path == "/":
+        return AttrRef("", (), _ERR_EMPTY)
+    if path[0] != "/":
+        return AttrRef(path, (path,), None)
+    parts = path[1:].split("/")
+    for i, c in enumerate(parts):
+        if c == "":
+            return AttrRef("", (), "attribute reference contained a double slash or a trailing slash")
+        if "~" in c:
+            if _BAD_ESCAPE.search(c):
+                return AttrRef("", (), "attribute reference contained an escape character (~) that was not followed by 0 or 1")
+            parts[i] = c.replace("~1", "/").replace("~0", "~")
+    return AttrRef(path, tuple(parts), None)
+
+
+def ref_from_literal(name: str) -> AttrRef:
+    if name == "":
+        return AttrRef("", (), _ERR_EMPTY)
+    if name[0] != "/":
+        return AttrRef(name, (name,), None)
+    return AttrRef("/" + name.replace("~", "~0").replace("/", "~1"), (name,), None)
+
+
+def ref_for(attr: str, context_kind: Optional[str]) -> AttrRef:
+    """A clause or bucketBy attribute: a literal name without a context kind, else a path."""
+    if context_kind is None or context_kind == "":
+        return ref_from_literal(attr)
+    return ref_from_path(attr)
+
+
+# -- flags and segments ---------------------------------------------------------------------------
+
+
+MALFORMED = EvaluationDetail(None, None, error_reason("MALFORMED_FLAG"))
+_OFF_REASON = {"kind": "OFF"}
+_TARGET_REASON = {"kind": "TARGET_MATCH"}
+_FALLTHROUGH_REASON = {"kind": "FALLTHROUGH"}
+_FALLTHROUGH_EXP_REASON = {"kind": "FALLTHROUGH", "inExperiment": True}
+
+
+class MalformedError(ValueError):
+    """A flag or segment property has the wrong JSON type or a required one is missing."""
+
+
+# -- typed property access (the official SDK's checks; a bool passes an int check) ---------------
+
+def _opt(data: dict, name: str, typ: Any) -> Any:
+    value = data.get(name)
+    if value is not None and not isinstance(value, typ):
+        raise MalformedError('property "%s" should be %s but was %s' % (name, _type_name(typ), type(value).__name__))
+    return value
+
+
+def _type_name(typ: Any) -> str:
+    if isinstance(typ, tuple):
+        return " or ".join(t.__name__ for t in typ)
+    return typ.__name__
+
+
+def _req(data: dict, name: str, typ: Any) -> Any:
+    value = _opt(data, name, typ)
+    if value is None:
+        raise MalformedError('required property "%s" is missing' % name)
+    return value
+
+
+def _opt_bool(data: dict, name: str) -> bool:
+    return _opt(data, name, bool) is True
+
+
+def _list_of(items: list, name: str, typ: Any) -> list:
+    for item in items:
+        if not isinstance(item, typ):
+            raise MalformedError("property %s should be an array of %s" % (name, typ.__name__))
+    return items
+
+
+def _opt_list(data: dict, name: str, typ: Any = None) -> list:
+    items = _opt(data, name, list) or []
+    return items if typ is None else _list_of(items, name, typ)
+
+
+def _req_list(data: dict, name: str, typ: Any = None) -> list:
+    items = _req(data, name, list)
+    return items if typ is None else _list_of(items, name, typ)
+
+
+def _check_dict(data: Any, what: str) -> dict:
+    if not isinstance(data, dict):
+        raise MalformedError("%s should be an object" % what)
+    return data
+
+
+# -- shared pieces --------------------------------------------------------------------------------
+
+def variation_detail(variations: list, index: Any, reason: dict) -> EvaluationDetail:
+    """The detail for serving variation ``index``, or MALFORMED_FLAG if it is out of range."""
+    if index < 0 or index >= len(variations):
+        return MALFORMED
+    return EvaluationDetail(variations[index], index, reason)
+
+
+class Clause:
+    __slots__ = ("op", "op_name", "attr", "is_kind", "is_segment_match", "negate", "context_kind", "values", "pre")
+
+    def __init__(self, data: dict):
+        _check_dict(data, "clause")
+        self.context_kind: Optional[str] = _opt(data, "contextKind", str)
+        attribute = _req(data, "attribute", str)
+        self.attr: AttrRef = ref_for(attribute, self.context_kind)
+        self.negate: bool = _opt_bool(data, "negate")
+        self.op_name: str = _req(data, "op", str)
+        self.values: list = _req_list(data, "values")
+        self.op: int = OP_CODES.get(self.op_name, 0)  # 0: unknown operator, never matches
+        self.is_segment_match: bool = self.op_name == "segmentMatch"
+        self.is_kind: bool = self.attr.depth == 1 and self.attr.first == "kind"
+        self.pre: Any = None if self.is_segment_match else preprocess(self.op, self.values)
+
+
+class Rollout:
+    """A percentage rollout or experiment, with cumulative bucket bounds and prebuilt details."""
+
+    __slots__ = ("context_kind", "bucket_by", "is_experiment", "seed", "prefix", "bounds",
+                 "details", "exp_details", "variations")
+
+    def __init__(self, data: dict, flag_key: str, salt: str, flag_variations: list, reason: dict,
+                 exp_reason: dict):
+        _check_dict(data, "rollout")
+        self.context_kind: Optional[str] = _opt(data, "contextKind", str)
+        bucket_by = _opt(data, "bucketBy", str)
+        self.is_experiment: bool = _opt(data, "kind", str) == "experiment"
+        self.seed: Optional[int] = _opt(data, "seed", int)
+        weighted = []
+        for wv in _req_list(data, "variations", dict):
+            weighted.append((_req(wv, "variation", int), _req(wv, "weight", int), _opt_bool(wv, "untracked")))
+        # experiments ignore bucketBy and always hash the context key
+        self.bucket_by: Optional[AttrRef] = (
+            None if (bucket_by is None or bucket_by == "" or self.is_experiment)
+            else ref_for(bucket_by, self.context_kind)
+        )
+        self.prefix: bytes = bucket_prefix(flag_key, salt, self.seed)
+        self.variations = tuple(weighted)
+        bounds = []
+        total = 0.0
+        for _, weight, _ in weighted:
+            total += weight / 100000.0  # same accumulation as the official SDK, bit for bit
+            bounds.append(total)
+        self.bounds: Tuple[float, ...] = tuple(bounds)
+        self.details = tuple(variation_detail(flag_variations, v, reason) for v, _, _ in weighted)
+        self.exp_details = tuple(
+            variation_detail(flag_variations, v, exp_reason) if (self.is_experiment and not untracked)
+            else variation_detail(flag_variations, v, reason)
+            for v, _, untracked in weighted
+        )
+
+
+class VariationOrRollout:
+    """A rule's or the fallthrough's outcome: a fixed detail, or a rollout."""
+
+    __slots__ = ("variation", "rollout", "detail")
+
+    def __init__(self, data: Optional[dict], flag_key: str, salt: str, flag_variations: list,
+                 reason: dict, exp_reason: dict):
+        data = {} if data is None else data
+        self.variation: Optional[int] = _opt(data, "variation", int)
+        rollout = _opt(data, "rollout", dict)
+        self.rollout: Optional[Rollout] = None
+        if self.variation is not None:
+            if rollout is not None:
+                Rollout(rollout, flag_key, salt, flag_variations, reason, exp_reason)  # type checks only
+            self.detail: Optional[EvaluationDetail] = variation_detail(flag_variations, self.variation, reason)
+        elif rollout is None:
+            self.detail = MALFORMED
+        else:
+            self.rollout = Rollout(rollout, flag_key, salt, flag_variations, reason, exp_reason)
+            self.detail = MALFORMED if not self.rollout.variations else None
+
+
+class Rule:
+    __slots__ = ("id", "clauses", "track_events", "outcome", "reason")
+
+    def __init__(self, data: dict, index: int, flag_key: str, salt: str, flag_variations: list):
+        _check_dict(data, "rule")
+        self.id: Optional[str] = _opt(data, "id", str)
+        self.reason = {"kind": "RULE_MATCH", "ruleIndex": index, "ruleId": self.id}
+        exp_reason = {"kind": "RULE_MATCH", "ruleIndex": index, "ruleId": self.id, "inExperiment": True}
+        self.outcome = VariationOrRollout(data, flag_key, salt, flag_variations, self.reason, exp_reason)
+        self.clauses: Tuple[Clause, ...] = tuple(Clause(c) for c in _req_list(data, "clauses", dict))
+        self.track_events: bool = _opt_bool(data, "trackEvents")
+
+
+class Prerequisite:
+    __slots__ = ("key", "variation", "failed")
+
+    def __init__(self, data: dict, flag: "Flag", off_variation: Optional[int]):
+        self.key: str = _req(data, "key", str)
+        self.variation: int = _req(data, "variation", int)
+        reason = {"kind": "PREREQUISITE_FAILED", "prerequisiteKey": self.key}
+        self.failed = off_detail(flag.variations, off_variation, reason)
+
+
+class Target:
+    """A target list entry: the context kind it applies to, the keys, the detail it serves."""
+
+    __slots__ = ("context_kind", "variation", "values", "detail")
+
+    def __init__(self, data: dict, variations: list):
+        _check_dict(data, "target")
+        self.context_kind: Optional[str] = _opt(data, "contextKind", str)
+        self.variation: int = _req(data, "variation", int)
+        self.values = frozenset(_req_list(data, "values", str))
+        self.detail = variation_detail(variations, self.variation, _TARGET_REASON)
+
+
+def off_detail(variations: list, off_variation: Optional[int], reason: dict) -> EvaluationDetail:
+    if off_variation is None:
+        return EvaluationDetail(None, None, reason)
+    return variation_detail(variations, off_variation, reason)
+
+
+def _effective_targets(targets: Tuple[Target, ...], context_targets: Tuple[Target, ...]) -> Tuple[Tuple[str, frozenset, EvaluationDetail], ...]:
+    """Targets as (kind, keys, detail) in the order LaunchDarkly checks them.
+
+    With no contextTargets, the user targets apply. Otherwise contextTargets apply in order, and a
+    user-kind entry uses the keys of the FIRST user target with the same variation.
+    """
+    if not context_targets:
+        return tuple(("user", t.values, t.detail) for t in targets)
+    out = []
+    for ct in context_targets:
+        kind = ct.context_kind or "user"
+        if kind == "user":
+            for t in targets:
+                if t.variation == ct.variation:
+                    out.append(("user", t.values, ct.detail))  # served: the contextTarget's variation
+                    break
+        else:
+            out.append((kind, ct.values, ct.detail))
+    return tuple(out)
+
+
+class Flag:
+    """A preprocessed feature flag. ``error`` is set when the raw flag was malformed."""
+
+    __slots__ = (
+        "key", "version", "deleted", "on", "variations", "off_variation", "off_detail",
+        "fallthrough", "prerequisites", "targets", "rules", "salt", "track_events",
+        "track_events_fallthrough", "debug_events_until_date", "exclude_from_summaries",
+        "sampling_ratio", "client_side", "raw", "error", "uses_state",
+    )
+
+    def __init__(self, raw: dict):
+        self.raw = raw
+        self.error: Optional[str] = None
+        self.deleted = False
+        self.key = ""
+        self.version = 0
+        self.on = False
+        self.variations: list = []
+        self.off_variation: Optional[int] = None
+        self.off_detail = MALFORMED
+        self.fallthrough: Optional[VariationOrRollout] = None
+        self.prerequisites: Tuple[Prerequisite, ...] = ()
+        self.targets: Tuple[Tuple[str, frozenset, EvaluationDetail], ...] = ()
+        self.rules: Tuple[Rule, ...] = ()
+        self.salt = ""
+        self.track_events = False
+        self.track_events_fallthrough = False
+        self.debug_events_until_date: Any = None
+        self.exclude_from_summaries = False
+        self.sampling_ratio: Optional[int] = None
+        self.client_side = False
+        self.uses_state = False
+        try:
+            self._parse(raw)
+        except Exception as e:  # keep the item, marked malformed; never break the store
+            self.error = str(e) or type(e).__name__
+            self.uses_state = False
+            if isinstance(raw, dict):
+                key = raw.get("key")
+                self.key = key if isinstance(key, str) else self.key
+                version = raw.get("version")
+                self.version = version if isinstance(version, int) else self.version
+                self.deleted = raw.get("deleted") is True
+                self.track_events = raw.get("trackEvents") is True
+
+    def _parse(self, data: dict) -> None:
+        _check_dict(data, "flag")
+        self.version = _req(data, "version", int)
+        self.deleted = _opt_bool(data, "deleted")
+        if self.deleted:
+            self.key = _opt(data, "key", str) or ""
+            return
+        self.key = key = _req(data, "key", str)
+        self.variations = variations = _opt_list(data, "variations")
+        self.on = _opt_bool(data, "on")
+        self.off_variation = _opt(data, "offVariation", int)
+        self.off_detail = off_detail(variations, self.off_variation, _OFF_REASON)
+        self.salt = salt = _opt(data, "salt", str) or ""
+        self.fallthrough = VariationOrRollout(_opt(data, "fallthrough", dict), key, salt, variations,
+                                              _FALLTHROUGH_REASON, _FALLTHROUGH_EXP_REASON)
+        self.prerequisites = tuple(Prerequisite(p, self, self.off_variation)
+                                   for p in _opt_list(data, "prerequisites", dict))
+        self.rules = tuple(Rule(r, i, key, salt, variations) for i, r in enumerate(_opt_list(data, "rules", dict)))
+        targets = tuple(Target(t, variations) for t in _opt_list(data, "targets", dict))
+        context_targets = tuple(Target(t, variations) for t in _opt_list(data, "contextTargets", dict))
+        self.targets = _effective_targets(targets, context_targets)
+        self.track_events = _opt_bool(data, "trackEvents")
+        self.track_events_fallthrough = _opt_bool(data, "trackEventsFallthrough")
+        self.debug_events_until_date = _opt(data, "debugEventsUntilDate", (int, float))
+        if "migration" in data:
+            migration = _opt(data, "migration", dict) or {}
+            _opt(migration, "checkRatio", int)
+        self.exclude_from_summaries = _opt_bool(data, "excludeFromSummaries")
+        self.sampling_ratio = _opt(data, "samplingRatio", int)
+        self.client_side = bool(data.get("clientSide", False))
+        self.uses_state = bool(self.prerequisites) or any(
+            c.is_segment_match for r in self.rules for c in r.clauses
+        )
+
+    def rule_tracks_events(self, rule_index: Any) -> bool:
+        return isinstance(rule_index, int) and 0 <= rule_index < len(self.rules) and self.rules[rule_index].track_events
+
+    def __repr__(self) -> str:
+        return "Flag(%r, version=%r%s)" % (self.key, self.version, ", malformed" if self.error else "")
+
+
+class SegmentRule:
+    __slots__ = ("clauses", "weight", "bucket_by", "rollout_context_kind", "prefix")
+
+    def __init__(self, data: dict, seg_key: str, salt: str):
+        _check_dict(data, "segment rule")
+        self.clauses: Tuple[Clause, ...] = tuple(Clause(c) for c in _req_list(data, "clauses", dict))
+        self.rollout_context_kind: Optional[str] = _opt(data, "rolloutContextKind", str)
+        bucket_by = _opt(data, "bucketBy", str)
+        self.bucket_by: Optional[AttrRef] = (
+            None if bucket_by is None or bucket_by == "" else ref_for(bucket_by, self.rollout_context_kind)
+        )
+        self.weight: Optional[int] = _opt(data, "weight", int)
+        self.prefix = bucket_prefix(seg_key, salt, None)
+
+
+class Segment:
+    """A preprocessed segment. ``error`` is set when the raw segment was malformed."""
+
+    __slots__ = ("key", "version", "deleted", "included", "excluded", "included_contexts",
+                 "excluded_contexts", "rules", "salt", "unbounded", "unbounded_context_kind",
+                 "generation", "raw", "error")
+
+    def __init__(self, raw: dict):
+        self.raw = raw
+        self.error: Optional[str] = None
+        self.key = ""
+        self.version = 0
+        self.deleted = False
+        self.included: frozenset = frozenset()
+        self.excluded: frozenset = frozenset()
+        self.included_contexts: Tuple[Tuple[str, frozenset], ...] = ()
+        self.excluded_contexts: Tuple[Tuple[str, frozenset], ...] = ()
+        self.rules: Tuple[SegmentRule, ...] = ()
+        self.salt = ""
+        self.unbounded = False
+        self.unbounded_context_kind: Optional[str] = None
+        self.generation: Optional[int] = None
+        try:
+            self._parse(raw)
+        except Exception as e:
+            self.error = str(e) or type(e).__name__
+            if isinstance(raw, dict):
+                key = raw.get("key")
+                self.key = key if isinstance(key, str) else self.key
+                version = raw.get("version")
+                self.version = version if isinstance(version, int) else self.version
+                self.deleted = raw.get("deleted") is True
+
+    def _parse(self, data: dict) -> None:
+        _check_dict(data, "segment")
+        self.version = _req(data, "version", int)
+        self.deleted = _opt_bool(data, "deleted")
+        if self.deleted:
+            self.key = _opt(data, "key", str) or ""
+            return
+        self.key = key = _req(data, "key", str)
+        self.included = frozenset(_opt_list(data, "included", str))
+        self.excluded = frozenset(_opt_list(data, "excluded", str))
+        self.included_contexts = tuple(_segment_target(t) for t in _opt_list(data, "includedContexts", dict))
+        self.excluded_contexts = tuple(_segment_target(t) for t in _opt_list(data, "excludedContexts", dict))
+        self.salt = salt = _opt(data, "salt", str) or ""
+        self.rules = tuple(SegmentRule(r, key, salt) for r in _opt_list(data, "rules", dict))
+        self.unbounded = _opt_bool(data, "unbounded")
+        self.unbounded_context_kind = _opt(data, "unboundedContextKind", str)
+        self.generation = _opt(data, "generation", int)
+
+    def __repr__(self) -> str:
+        return "Segment(%r, version=%r%s)" % (self.key, self.version, ", malformed" if self.error else "")
+
+
+def _segment_target(data: dict) -> Tuple[str, frozenset]:
+    kind = _opt(data, "contextKind", str)
+    return (kind or "user", frozenset(_req_list(data, "values", str)))
+
+
+def parse_flag(raw: Any) -> Flag:
+    flag = Flag(raw)
+    if flag.error is not None:
+        log.error("Flag %r is malformed and will evaluate to the default: %s", flag.key, flag.error)
+    return flag
+
+
+def parse_segment(raw: Any) -> Segment:
+    seg = Segment(raw)
+    if seg.error is not None:
+        log.error("Segment %r is malformed; flags using it evaluate to the default: %s", seg.key, seg.error)
+    return seg
+
+
+

@@ -1,0 +1,1 @@
+operators_py.py

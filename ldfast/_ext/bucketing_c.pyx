@@ -27,7 +27,8 @@ cdef inline uint32_t _rol(uint32_t x, int n) noexcept nogil:
 
 cdef void _block(sha1_ctx* c, const uint8_t* p) noexcept nogil:
     cdef uint32_t w[80]
-    cdef uint32_t a, b, cc, d, e, f, k, t
+    cdef uint32_t a, b, cc, d, e, t
+    cdef uint32_t k0 = 0x5A827999, k1 = 0x6ED9EBA1, k2 = 0x8F1BBCDC, k3 = 0xCA62C1D6
     cdef int i
     for i in range(16):
         w[i] = (<uint32_t>p[4 * i] << 24) | (<uint32_t>p[4 * i + 1] << 16) | (<uint32_t>p[4 * i + 2] << 8) | <uint32_t>p[4 * i + 3]
@@ -38,20 +39,29 @@ cdef void _block(sha1_ctx* c, const uint8_t* p) noexcept nogil:
     cc = c.h[2]
     d = c.h[3]
     e = c.h[4]
-    for i in range(80):
-        if i < 20:
-            f = (b & cc) | ((~b) & d)
-            k = 0x5A827999
-        elif i < 40:
-            f = b ^ cc ^ d
-            k = 0x6ED9EBA1
-        elif i < 60:
-            f = (b & cc) | (b & d) | (cc & d)
-            k = 0x8F1BBCDC
-        else:
-            f = b ^ cc ^ d
-            k = 0xCA62C1D6
-        t = _rol(a, 5) + f + e + k + w[i]
+    for i in range(0, 20):
+        t = _rol(a, 5) + ((b & cc) | ((~b) & d)) + e + k0 + w[i]
+        e = d
+        d = cc
+        cc = _rol(b, 30)
+        b = a
+        a = t
+    for i in range(20, 40):
+        t = _rol(a, 5) + (b ^ cc ^ d) + e + k1 + w[i]
+        e = d
+        d = cc
+        cc = _rol(b, 30)
+        b = a
+        a = t
+    for i in range(40, 60):
+        t = _rol(a, 5) + ((b & cc) | (b & d) | (cc & d)) + e + k2 + w[i]
+        e = d
+        d = cc
+        cc = _rol(b, 30)
+        b = a
+        a = t
+    for i in range(60, 80):
+        t = _rol(a, 5) + (b ^ cc ^ d) + e + k3 + w[i]
         e = d
         d = cc
         cc = _rol(b, 30)

@@ -4,7 +4,7 @@ cimport cython
 from ldfast._ext.bucketing_c cimport bucket_value
 from ldfast._ext.context_c cimport Context
 from ldfast._ext.model_c cimport (AttrRef, Clause, EvaluationDetail, Flag, Prerequisite, Rollout, Rule, Segment,
-                                  SegmentRule, VariationOrRollout)
+                                  SegmentRule, TargetCheck, VariationOrRollout)
 from ldfast._ext.operators_c cimport match_value
 
 
@@ -39,9 +39,9 @@ cdef class ClientCore:
 cpdef EvaluationDetail evaluate(Flag flag, Context context, dict flags, dict segments, object big_segments=*,
                                 list events=*, list prereq_keys=*)
 
-cdef Context _individual(Context context, object kind)
+cdef inline Context _individual(Context context, object kind)
 
-@cython.locals(c=Context, detail=EvaluationDetail, rule=Rule, clause=Clause, failed=EvaluationDetail)
+@cython.locals(c=Context, target=TargetCheck, rule=Rule, clause=Clause, failed=EvaluationDetail)
 cdef EvaluationDetail _evaluate(Flag flag, Context context, EvalState state)
 
 @cython.locals(stack=list, prereq=Prerequisite, pflag=Flag, result=EvaluationDetail)
@@ -53,7 +53,7 @@ cdef EvaluationDetail _outcome(VariationOrRollout outcome, Context context)
 @cython.locals(c=Context)
 cdef double _bucket(Context context, object kind, AttrRef bucket_by, bytes prefix) except? -2.0
 
-@cython.locals(attrs=dict)
+@cython.locals(attrs=dict, builtin=int)
 cdef object _attribute(Context c, AttrRef ref)
 
 @cython.locals(c=Context, segment=Segment, segments=dict)

@@ -91,10 +91,10 @@ def _evaluate(flag: Any, context: Any, state: Optional[EvalState]) -> Evaluation
         failed = _check_prerequisites(flag, context, state)  # type: ignore[arg-type]
         if failed is not None:
             return failed
-    for kind, keys, detail in flag.targets:
-        c = _individual(context, kind)
-        if c is not None and c._key in keys:
-            return detail
+    for target in flag.targets:
+        c = _individual(context, target.kind)
+        if c is not None and c._key in target.keys:
+            return target.detail
     for rule in flag.rules:
         for clause in rule.clauses:
             if not _clause_matches(clause, context, state):
@@ -164,18 +164,20 @@ def _bucket(context: Any, kind: Optional[str], bucket_by: Any, prefix: bytes) ->
 def _attribute(c: Any, ref: Any) -> Any:
     if ref.error is not None:
         raise EvaluationException("invalid attribute reference: " + ref.error)
-    name = ref.first
-    if name == "key":
-        value = c._key
-    elif name == "kind":
-        value = c._kind
-    elif name == "name":
-        value = c._name
-    elif name == "anonymous":
-        value = c._anonymous
-    else:
+    builtin = ref.builtin
+    if builtin == 0:
         attrs = c._attributes
-        value = None if attrs is None else attrs.get(name)
+        value = None if attrs is None else attrs.get(ref.first)
+    elif builtin == 1:
+        value = c._key
+    elif builtin == 2:
+        value = c._kind
+    elif builtin == 3:
+        value = c._name
+    else:
+        value = c._anonymous
+    if not ref.rest:
+        return value
     for component in ref.rest:
         if not isinstance(value, dict):
             return None
@@ -198,7 +200,7 @@ def _clause_matches(clause: Any, context: Any, state: Optional[EvalState]) -> bo
             if match_value(clause.op, pre, c._kind):
                 return not clause.negate
         return clause.negate
-    c = _individual(context, clause.context_kind or "user")
+    c = _individual(context, clause.kind)
     if c is None:
         return False
     value = _attribute(c, clause.attr)

@@ -10,6 +10,7 @@ cdef class AttrRef:
     cdef public tuple rest
     cdef public object error
     cdef public Py_ssize_t depth
+    cdef public int builtin
 
 cdef class Clause:
     cdef public int op
@@ -19,6 +20,7 @@ cdef class Clause:
     cdef public bint is_segment_match
     cdef public bint negate
     cdef public object context_kind
+    cdef public str kind
     cdef public list values
     cdef public object pre
 
@@ -54,6 +56,11 @@ cdef class Target:
     cdef public object context_kind
     cdef public object variation
     cdef public frozenset values
+    cdef public EvaluationDetail detail
+
+cdef class TargetCheck:
+    cdef public str kind
+    cdef public frozenset keys
     cdef public EvaluationDetail detail
 
 cdef class Flag:

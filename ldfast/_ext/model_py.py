@@ -75,6 +75,7 @@ def error_reason(error_kind: str) -> dict:
 
 # -- attribute references -------------------------------------------------------------------------
 
+_BUILTIN_ATTRS = {"key": 1, "kind": 2, "name": 3, "anonymous": 4}
 _BAD_ESCAPE = re.compile(r"(~[^01]|~$)")
 _ERR_EMPTY = "attribute reference cannot be empty"
 
@@ -82,7 +83,7 @@ _ERR_EMPTY = "attribute reference cannot be empty"
 class AttrRef:
     """A parsed reference: ``first`` is looked up with Context.get, ``rest`` indexes into objects."""
 
-    __slots__ = ("path", "first", "rest", "error", "depth")
+    __slots__ = ("path", "first", "rest", "error", "depth", "builtin")
 
     def __init__(self, path: str, components: Tuple[str, ...], error: Optional[str]):
         self.path = path
@@ -90,6 +91,8 @@ class AttrRef:
         self.depth = 0 if error is not None else len(components)
         self.first: Optional[str] = components[0] if components else None
         self.rest: Tuple[str, ...] = components[1:]
+        # which built-in attribute ``first`` names: 1 key, 2 kind, 3 name, 4 anonymous; 0 custom
+        self.builtin: int = _BUILTIN_ATTRS.get(self.first, 0) if type(self.first) is str else 0
 
     @property
     def valid(self) -> bool:
@@ -203,11 +206,13 @@ def variation_detail(variations: list, index: Any, reason: dict) -> EvaluationDe
 
 
 class Clause:
-    __slots__ = ("op", "op_name", "attr", "is_kind", "is_segment_match", "negate", "context_kind", "values", "pre")
+    __slots__ = ("op", "op_name", "attr", "is_kind", "is_segment_match", "negate", "context_kind", "kind",
+                 "values", "pre")
 
     def __init__(self, data: dict):
         _check_dict(data, "clause")
         self.context_kind: Optional[str] = _opt(data, "contextKind", str)
+        self.kind: str = self.context_kind or "user"  # the context kind whose attribute is tested
         attribute = _req(data, "attribute", str)
         self.attr: AttrRef = ref_for(attribute, self.context_kind)
         self.negate: bool = _opt_bool(data, "negate")
@@ -320,24 +325,35 @@ def off_detail(variations: list, off_variation: Optional[int], reason: dict) -> 
     return variation_detail(variations, off_variation, reason)
 
 
-def _effective_targets(targets: Tuple[Target, ...], context_targets: Tuple[Target, ...]) -> Tuple[Tuple[str, frozenset, EvaluationDetail], ...]:
-    """Targets as (kind, keys, detail) in the order LaunchDarkly checks them.
+class TargetCheck:
+    """One effective target: a context of ``kind`` whose key is in ``keys`` gets ``detail``."""
+
+    __slots__ = ("kind", "keys", "detail")
+
+    def __init__(self, kind: str, keys: frozenset, detail: EvaluationDetail):
+        self.kind = kind
+        self.keys = keys
+        self.detail = detail
+
+
+def _effective_targets(targets: Tuple[Target, ...], context_targets: Tuple[Target, ...]) -> Tuple[TargetCheck, ...]:
+    """The targets to check, in the order LaunchDarkly checks them.
 
     With no contextTargets, the user targets apply. Otherwise contextTargets apply in order, and a
     user-kind entry uses the keys of the FIRST user target with the same variation.
     """
     if not context_targets:
-        return tuple(("user", t.values, t.detail) for t in targets)
+        return tuple(TargetCheck("user", t.values, t.detail) for t in targets)
     out = []
     for ct in context_targets:
         kind = ct.context_kind or "user"
         if kind == "user":
             for t in targets:
                 if t.variation == ct.variation:
-                    out.append(("user", t.values, ct.detail))  # served: the contextTarget's variation
+                    out.append(TargetCheck("user", t.values, ct.detail))  # serves the contextTarget's variation
                     break
         else:
-            out.append((kind, ct.values, ct.detail))
+            out.append(TargetCheck(kind, ct.values, ct.detail))
     return tuple(out)
 
 
@@ -363,7 +379,7 @@ class Flag:
         self.off_detail = MALFORMED
         self.fallthrough: Optional[VariationOrRollout] = None
         self.prerequisites: Tuple[Prerequisite, ...] = ()
-        self.targets: Tuple[Tuple[str, frozenset, EvaluationDetail], ...] = ()
+        self.targets: Tuple[TargetCheck, ...] = ()
         self.rules: Tuple[Rule, ...] = ()
         self.salt = ""
         self.track_events = False

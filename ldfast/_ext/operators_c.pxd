@@ -32,5 +32,6 @@ cpdef object parse_time(object value)
 @cython.locals(result=object)
 cpdef object parse_semver(object value)
 
-@cython.locals(t=object, x=double, cache=dict, inv=InValues, rv=RegexValues, nb=NumBounds, hit=object)
+@cython.locals(t=object, x=double, cache=dict, inv=InValues, rv=RegexValues, nb=NumBounds, hit=object, text=str,
+               strings=tuple)
 cpdef bint match_value(int op, object pre, object value) except -1

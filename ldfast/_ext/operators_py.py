@@ -262,10 +262,17 @@ def match_value(op: int, pre: Any, value: Any) -> bool:
         if t is bool:
             return value in inv.bools
         return _in_slow(value, inv.all_values)
-    if op == OP_STARTS_WITH:
-        return isinstance(value, str) and len(pre) > 0 and value.startswith(pre)
-    if op == OP_ENDS_WITH:
-        return isinstance(value, str) and len(pre) > 0 and value.endswith(pre)
+    if op == OP_STARTS_WITH or op == OP_ENDS_WITH:
+        if type(value) is str:  # exact str: the compiled twin tests each string in C
+            text = value
+            strings = pre
+            for part in strings:
+                if (text.startswith(part) if op == OP_STARTS_WITH else text.endswith(part)):
+                    return True
+            return False
+        if not isinstance(value, str) or not pre:
+            return False
+        return value.startswith(pre) if op == OP_STARTS_WITH else value.endswith(pre)
     if op == OP_CONTAINS:
         if isinstance(value, str):
             for c in pre:

@@ -11,17 +11,17 @@ import hashlib
 import hmac
 import logging
 import threading
+import time
 from typing import Any, Callable, Optional
 
-from ldfast._ext.evaluator import ClientCore, evaluate
+from ldfast._ext.evaluator import ClientCore
 from ldfast.config import Config
 from ldfast.context import Context, to_context
-from ldfast.evaluation import EvaluationDetail, FeatureFlagsState, error_reason
+from ldfast.evaluation import EvaluationDetail, FeatureFlagsState
 from ldfast.feature_store import InMemoryFeatureStore
 
 log = logging.getLogger(__name__)
 
-_EXCEPTION = error_reason("EXCEPTION")
 
 
 class _NullDataSource:
@@ -67,17 +67,6 @@ def _version() -> str:
 
 def _no_big_segment_store(key: str) -> Any:
     return None, "NOT_CONFIGURED"
-
-
-def _is_experiment(flag: Any, reason: dict) -> bool:
-    if reason.get("inExperiment"):
-        return True
-    kind = reason.get("kind")
-    if kind == "RULE_MATCH":
-        return flag.rule_tracks_events(reason.get("ruleIndex"))
-    if kind == "FALLTHROUGH":
-        return flag.track_events_fallthrough
-    return False
 
 
 class LDClient:
@@ -216,25 +205,8 @@ class LDClient:
         with_reasons = kwargs.get("with_reasons", False)
         details_only = kwargs.get("details_only_for_tracked_flags", False)
         state = FeatureFlagsState(True)
-        store = self._store
-        flags = store._flags
-        segments = store._segments
-        for key, flag in list(flags.items()):
-            if flag.deleted or (client_only and not flag.client_side):
-                continue
-            prereqs: list = []
-            try:
-                detail = evaluate(flag, context, flags, segments, self._big_segments, None, prereqs)
-            except Exception as e:
-                log.error('Error evaluating flag "%s" in all_flags_state: %r', key, e)
-                detail = EvaluationDetail(None, None, _EXCEPTION)
-                prereqs = []
-            reason = detail._reason
-            experiment = _is_experiment(flag, reason)
-            raw = flag.raw if isinstance(flag.raw, dict) else {}
-            state._add(flag.key if flag.error is None else key, detail._value, detail._variation_index, reason,
-                       flag.version, prereqs, raw.get("trackEvents", False) or experiment, experiment,
-                       raw.get("debugEventsUntilDate"), with_reasons, details_only)
+        self._core.fill_flags_state(state._values, state._meta, context, bool(client_only), bool(with_reasons),
+                                    bool(details_only), int(time.time() * 1000))
         return state
 
     def all_flags(self, context: Any = None) -> Optional[dict]:

@@ -12,7 +12,12 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size) except NULL
 
+cdef extern from "_sha1_shani.h":
+    int ldfast_sha1_shani_available() nogil
+    void ldfast_sha1_block_shani(uint32_t* state, const uint8_t* data) nogil
+
 cdef double _SCALE = <double>0xFFFFFFFFFFFFFFF
+cdef bint _SHANI = ldfast_sha1_shani_available()
 
 ctypedef struct sha1_ctx:
     uint32_t h[5]
@@ -26,6 +31,13 @@ cdef inline uint32_t _rol(uint32_t x, int n) noexcept nogil:
 
 
 cdef void _block(sha1_ctx* c, const uint8_t* p) noexcept nogil:
+    if _SHANI:
+        ldfast_sha1_block_shani(c.h, p)
+        return
+    _block_portable(c, p)
+
+
+cdef void _block_portable(sha1_ctx* c, const uint8_t* p) noexcept nogil:
     cdef uint32_t w[80]
     cdef uint32_t a, b, cc, d, e, t
     cdef uint32_t k0 = 0x5A827999, k1 = 0x6ED9EBA1, k2 = 0x8F1BBCDC, k3 = 0xCA62C1D6
@@ -120,6 +132,26 @@ cdef uint64_t _final64(sha1_ctx* c) noexcept nogil:
         pad[padlen + i] = <uint8_t>(bits >> (56 - 8 * i))
     _update(c, pad, padlen + 8)
     return (<uint64_t>c.h[0] << 32) | c.h[1]
+
+
+def sha1_uses_cpu_extensions() -> bool:
+    """Whether SHA-1 runs on the CPU's SHA instructions (else portable C)."""
+    return bool(_SHANI)
+
+
+def _sha1_prefix64(bytes data, bint portable=False):
+    """The first 8 digest bytes of SHA-1(data) as an int (for tests of both block functions)."""
+    global _SHANI
+    cdef bint saved = _SHANI
+    cdef sha1_ctx ctx
+    if portable:
+        _SHANI = False
+    try:
+        _init(&ctx)
+        _update(&ctx, <const uint8_t*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+        return _final64(&ctx)
+    finally:
+        _SHANI = saved
 
 
 cpdef bytes bucket_prefix(object key, object salt, object seed):

@@ -33,6 +33,13 @@ cdef class ClientCore:
     cpdef EvaluationDetail variation_detail(self, object key, object context, object default)
     @cython.locals(flags=dict, flag=Flag, store=object)
     cpdef EvaluationDetail detail_for(self, object key, object context, object default)
+    @cython.locals(flags=dict, segments=dict, flag=Flag, detail=EvaluationDetail, reason=dict, meta=dict,
+                   prereqs=list, experiment=bint, track_events=bint, omit=bint)
+    cpdef fill_flags_state(self, dict values, dict metas, object context, bint client_only, bint with_reasons,
+                           bint details_only, object now_ms)
+
+@cython.locals(rules=tuple, rule=Rule)
+cpdef bint is_experiment(Flag flag, dict reason) except -1
 
 
 @cython.locals(state=EvalState, detail=EvaluationDetail)

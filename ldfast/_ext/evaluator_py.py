@@ -359,6 +359,67 @@ class ClientCore:
             return _EXCEPTION_DETAIL
 
 
+    def fill_flags_state(self, values: dict, metas: dict, context: Any, client_only: bool, with_reasons: bool,
+                         details_only: bool, now_ms: int) -> None:
+        """Evaluate every flag for a valid context into FeatureFlagsState's value and metadata maps.
+
+        The metadata is exactly the official SDK's: reason (with_reasons or trackReason, unless
+        details are omitted), version (unless omitted), prerequisites (non-empty), variation (not
+        None), trackEvents/trackReason (when true), debugEventsUntilDate (when set).
+        """
+        store = self.store
+        flags = store._flags
+        segments = store._segments
+        for key, flag in list(flags.items()):
+            if flag.deleted or (client_only and not flag.client_side):
+                continue
+            prereqs = [] if flag.prerequisites else None
+            try:
+                detail = evaluate(flag, context, flags, segments, self.big_segments, None, prereqs)
+            except Exception as e:
+                log.error('Error evaluating flag "%s" in all_flags_state: %r', key, e)
+                detail = _EXCEPTION_DETAIL
+                prereqs = None
+            reason = detail._reason
+            experiment = is_experiment(flag, reason)
+            track_events = flag.track_events or experiment
+            debug_until = flag.debug_events_until_date
+            if flag.error is None:
+                key = flag.key
+            values[key] = detail._value
+            meta = {}
+            omit = details_only and not track_events and not (debug_until is not None and debug_until > now_ms)
+            if not omit:
+                if with_reasons or experiment:
+                    meta["reason"] = reason
+                meta["version"] = flag.version
+            if prereqs:
+                meta["prerequisites"] = prereqs
+            if detail._variation_index is not None:
+                meta["variation"] = detail._variation_index
+            if track_events:
+                meta["trackEvents"] = True
+            if experiment:
+                meta["trackReason"] = True
+            if debug_until is not None:
+                meta["debugEventsUntilDate"] = debug_until
+            metas[key] = meta
+
+
+def is_experiment(flag: Any, reason: dict) -> bool:
+    """Whether an evaluation is part of an experiment (its events carry the reason)."""
+    if reason.get("inExperiment"):
+        return True
+    kind = reason.get("kind")
+    if kind == "RULE_MATCH":
+        index = reason.get("ruleIndex")
+        rules = flag.rules
+        return type(index) is int and 0 <= index < len(rules) and rules[index].track_events
+    if kind == "FALLTHROUGH":
+        return flag.track_events_fallthrough
+    return False
+
+
 _NOT_READY_DETAIL = _Detail(None, None, _NOT_READY)
 _NO_CONTEXT_DETAIL = _Detail(None, None, _NO_CONTEXT)
 _NOT_FOUND_DETAIL = _Detail(None, None, _NOT_FOUND)

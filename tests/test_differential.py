@@ -55,13 +55,14 @@ DEFAULTS = ["default-value", None, 0, False, {"d": 1}]
 # ---------------------------------------------------------------------------------------------
 
 def official_accepts(flags, segments):
-    """True if the official parser accepts every item (it raises ValueError otherwise)."""
+    """True if the official parser accepts every item. It raises ValueError for a property of
+    the wrong JSON type, and e.g. OverflowError for a before/after clause number beyond float range."""
     try:
         for item in flags.values():
             FEATURES.decode(copy.deepcopy(item))
         for item in segments.values():
             SEGMENTS.decode(copy.deepcopy(item))
-    except ValueError:
+    except Exception:
         return False
     return True
 
@@ -186,7 +187,8 @@ def compare_all_flags(ctx_dict, official, fast, flags, segments, **kwargs):
         pytest.fail(
             "all_flags_state(%s) mismatch\nflags: %s\nsegments: %s\ncontext: %s\n"
             "expected (official): %s\ngot (ldfast):        %s"
-            % (kwargs, _dump(flags), _dump(segments), _dump(ctx_dict), _dump(o), _dump(f)))
+            % (kwargs, _dump(flags), _dump(segments), _dump(ctx_dict),
+               json.dumps(o, default=repr), json.dumps(f, default=repr)))
 
 
 def run_differential(flags, segments, contexts, default="default-value", extra_apis=False):
@@ -412,6 +414,21 @@ REGRESSION_CASES = [
                                                    variation=2)])}, {},
      [dict(USER_A, x=10 ** 400, v="18446744073709551615.0.0"), dict(USER_A, x=2 ** 64, v="1.0.0-18446744073709551616"),
       dict(USER_A, key="\U0001f600", v="1.0.0-18446744073709551614")]),
+    # LDFAST BUG found by this test: a numeric clause value (lessThan...) or a rollout weight that
+    # is an int beyond float range. The official SDK only fails (EXCEPTION, from float()) when it
+    # actually compares that value, so a flag that is off, a context without the attribute, or an
+    # earlier clause value / bucket that already matched gives a normal result. ldfast gives
+    # MALFORMED_FLAG for every evaluation of the flag (even when it is off).
+    ("float-overflow-clause-value",
+     {"f": _flag("f", rules=[_rule(_clause("x", "lessThan", [5, 10 ** 400]))]),
+      "g": _flag("g", on=False, rules=[_rule(_clause("x", "lessThan", [10 ** 400]))])}, {},
+     [USER_A, dict(USER_A, x=1), dict(USER_A, x=7), dict(USER_A, x="s")]),
+    ("float-overflow-weight",
+     {"f": _flag("f", fallthrough={"rollout": {"variations": [{"variation": 0, "weight": 50000},
+                                                              {"variation": 1, "weight": 10 ** 400}]}}),
+      "g": _flag("g", on=False, offVariation=1,
+                 fallthrough={"rollout": {"variations": [{"variation": 1, "weight": 10 ** 400}]}})}, {},
+     [USER_A, dict(USER_A, key="userKeyA")]),
     # an unhashable segmentMatch value: the official store lookup raises -> EXCEPTION
     ("segment-match-unhashable", {"f": _flag("f", rules=[_rule(_clause("", "segmentMatch", [["s0"]]))])},
      {"s0": _seg("s0", included=["a"])}, [USER_A]),

@@ -1,6 +1,6 @@
 # Types for compiling context_py.py as context_c (context_c.py links to context_py.py).
 cdef class Context:
-    cdef public object _kind
+    cdef public str _kind
     cdef public object _key
     cdef public object _name
     cdef public object _anonymous

@@ -22,6 +22,11 @@ cdef class EvalState:
     cdef public dict bs_membership
 
 
+@cython.locals(state=EvalState)
+cdef EvalState _new_state(dict flags, dict segments, object big_segments, object original_key, list events,
+                          list prereq_keys)
+
+
 cdef class ClientCore:
     cdef public object store
     cdef public dict defaults
@@ -33,7 +38,7 @@ cdef class ClientCore:
     cpdef EvaluationDetail variation_detail(self, object key, object context, object default)
     @cython.locals(flags=dict, flag=Flag, store=object)
     cpdef EvaluationDetail detail_for(self, object key, object context, object default)
-    @cython.locals(flags=dict, segments=dict, flag=Flag, detail=EvaluationDetail, reason=dict, meta=dict,
+    @cython.locals(flags=dict, snapshot=dict, segments=dict, flag=Flag, detail=EvaluationDetail, reason=dict, meta=dict,
                    prereqs=list, experiment=bint, track_events=bint, omit=bint)
     cpdef fill_flags_state(self, dict values, dict metas, object context, bint client_only, bint with_reasons,
                            bint details_only, object now_ms)
@@ -46,12 +51,12 @@ cpdef bint is_experiment(Flag flag, dict reason) except -1
 cpdef EvaluationDetail evaluate(Flag flag, Context context, dict flags, dict segments, object big_segments=*,
                                 list events=*, list prereq_keys=*)
 
-cdef inline Context _individual(Context context, object kind)
+cdef inline Context _individual(Context context, str kind)
 
 @cython.locals(c=Context, target=TargetCheck, rule=Rule, clause=Clause, failed=EvaluationDetail)
 cdef EvaluationDetail _evaluate(Flag flag, Context context, EvalState state)
 
-@cython.locals(stack=list, prereq=Prerequisite, pflag=Flag, result=EvaluationDetail)
+@cython.locals(pushed=bint, prereq=Prerequisite, pflag=Flag, result=EvaluationDetail)
 cdef EvaluationDetail _check_prerequisites(Flag flag, Context context, EvalState state)
 
 @cython.locals(rollout=Rollout, detail=EvaluationDetail, bucket=double, bounds=tuple, i=Py_ssize_t, last=Py_ssize_t)

@@ -36,19 +36,24 @@ class EvalState:
     __slots__ = ("flags", "segments", "big_segments", "original_key", "prereq_stack", "segment_stack",
                  "depth", "prereq_keys", "events", "bs_status", "bs_membership")
 
-    def __init__(self, flags: dict, segments: dict, big_segments: Optional[BigSegmentsLookup],
-                 original_key: str, events: Optional[list], prereq_keys: Optional[list]):
-        self.flags = flags
-        self.segments = segments
-        self.big_segments = big_segments
-        self.original_key = original_key
-        self.prereq_stack: List[str] = []
-        self.segment_stack: List[str] = []
-        self.depth = 0
-        self.prereq_keys = prereq_keys
-        self.events = events
-        self.bs_status: Optional[str] = None
-        self.bs_membership: Optional[Dict[str, Any]] = None
+
+
+def _new_state(flags: dict, segments: dict, big_segments: Optional[BigSegmentsLookup], original_key: str,
+               events: Optional[list], prereq_keys: Optional[list]) -> EvalState:
+    # __new__ and plain assignments: the compiled twin makes this a bare allocation
+    state = EvalState.__new__(EvalState)
+    state.flags = flags
+    state.segments = segments
+    state.big_segments = big_segments
+    state.original_key = original_key
+    state.prereq_stack = None  # lists made on first use
+    state.segment_stack = None
+    state.depth = 0
+    state.prereq_keys = prereq_keys
+    state.events = events
+    state.bs_status = None
+    state.bs_membership = None
+    return state
 
 
 def evaluate(flag: Any, context: Any, flags: dict, segments: dict,
@@ -65,7 +70,7 @@ def evaluate(flag: Any, context: Any, flags: dict, segments: dict,
         return MALFORMED
     state = None
     if flag.uses_state:
-        state = EvalState(flags, segments, big_segments, flag.key, events, prereq_keys)
+        state = _new_state(flags, segments, big_segments, flag.key, events, prereq_keys)
     try:
         detail = _evaluate(flag, context, state)
     except EvaluationException as e:
@@ -105,13 +110,17 @@ def _evaluate(flag: Any, context: Any, state: Optional[EvalState]) -> Evaluation
 
 
 def _check_prerequisites(flag: Any, context: Any, state: EvalState) -> Optional[EvaluationDetail]:
-    stack = state.prereq_stack
-    if flag.key != state.original_key:
-        stack.append(flag.key)
+    # The stack holds the prerequisite flags being evaluated below the top-level one; it is made
+    # only when a prerequisite itself has prerequisites (only then can a cycle be reached).
+    pushed = flag.key != state.original_key
+    if pushed:
+        if state.prereq_stack is None:
+            state.prereq_stack = []
+        state.prereq_stack.append(flag.key)
     try:
         for prereq in flag.prerequisites:
             pkey = prereq.key
-            if pkey == state.original_key or pkey in stack:
+            if pkey == state.original_key or (state.prereq_stack is not None and pkey in state.prereq_stack):
                 raise EvaluationException(
                     'prerequisite relationship to "%s" caused a circular reference; this is probably '
                     "a temporary condition due to an incomplete update" % pkey)
@@ -131,8 +140,8 @@ def _check_prerequisites(flag: Any, context: Any, state: EvalState) -> Optional[
                 return prereq.failed
         return None
     finally:
-        if stack:
-            stack.pop()
+        if pushed:
+            state.prereq_stack.pop()
 
 
 def _outcome(outcome: Any, context: Any) -> EvaluationDetail:
@@ -217,7 +226,7 @@ def _clause_matches(clause: Any, context: Any, state: Optional[EvalState]) -> bo
 def _segment_matches(segment: Any, context: Any, state: EvalState) -> bool:
     if segment.error is not None:
         raise EvaluationException('segment "%s" is malformed' % segment.key)
-    if segment.key in state.segment_stack:
+    if state.segment_stack is not None and segment.key in state.segment_stack:
         raise EvaluationException(
             'segment rule referencing segment "%s" caused a circular reference; this is probably '
             "a temporary condition due to an incomplete update" % segment.key)
@@ -248,6 +257,13 @@ def _simple_segment_matches(segment: Any, context: Any, state: EvalState, use_li
                     return False
     if not segment.rules:
         return False
+    if not segment.refers_to_segments:  # no segmentMatch inside: no cycle can start here
+        for rule in segment.rules:
+            if _segment_rule_matches(rule, context, state):
+                return True
+        return False
+    if state.segment_stack is None:
+        state.segment_stack = []
     state.segment_stack.append(segment.key)
     try:
         for rule in segment.rules:
@@ -370,7 +386,8 @@ class ClientCore:
         store = self.store
         flags = store._flags
         segments = store._segments
-        for key, flag in list(flags.items()):
+        snapshot = flags.copy()  # the store may change while we evaluate
+        for key, flag in snapshot.items():
             if flag.deleted or (client_only and not flag.client_side):
                 continue
             prereqs = [] if flag.prerequisites else None
@@ -381,7 +398,8 @@ class ClientCore:
                 detail = _EXCEPTION_DETAIL
                 prereqs = None
             reason = detail._reason
-            experiment = is_experiment(flag, reason)
+            known = detail._experiment
+            experiment = is_experiment(flag, reason) if known is None else known
             track_events = flag.track_events or experiment
             debug_until = flag.debug_events_until_date
             if flag.error is None:

@@ -3,6 +3,7 @@ cdef class EvaluationDetail:
     cdef public object _value
     cdef public object _variation_index
     cdef public object _reason
+    cdef public object _experiment
 
 cdef class AttrRef:
     cdef public object path
@@ -108,3 +109,4 @@ cdef class Segment:
     cdef public object generation
     cdef public object raw
     cdef public object error
+    cdef public bint refers_to_segments

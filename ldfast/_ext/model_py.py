@@ -28,12 +28,15 @@ log = logging.getLogger("ldfast.model")
 class EvaluationDetail:
     """The result of a flag evaluation: value, variation index (None for the default), reason."""
 
-    __slots__ = ("_value", "_variation_index", "_reason")
+    __slots__ = ("_value", "_variation_index", "_reason", "_experiment")
 
     def __init__(self, value: object, variation_index: Optional[int], reason: dict):
         self._value = value
         self._variation_index = variation_index
         self._reason = reason
+        # For details prebuilt for one flag: whether serving it is an experiment evaluation
+        # (its events carry the reason); None when not known in advance.
+        self._experiment: Optional[bool] = None
 
     @property
     def value(self) -> object:
@@ -432,9 +435,25 @@ class Flag:
         self.exclude_from_summaries = _opt_bool(data, "excludeFromSummaries")
         self.sampling_ratio = _opt(data, "samplingRatio", int)
         self.client_side = bool(data.get("clientSide", False))
+        self._mark_experiments()
         self.uses_state = bool(self.prerequisites) or any(
             c.is_segment_match for r in self.rules for c in r.clauses
         )
+
+    def _mark_experiments(self) -> None:
+        """Record on each prebuilt detail whether serving it is an experiment evaluation."""
+        for detail in (self.off_detail,) + tuple(p.failed for p in self.prerequisites) + tuple(
+                t.detail for t in self.targets):
+            if detail is not MALFORMED:
+                detail._experiment = False
+        outcomes = [(r.outcome, r.track_events) for r in self.rules]
+        if self.fallthrough is not None:
+            outcomes.append((self.fallthrough, self.track_events_fallthrough))
+        for outcome, tracked in outcomes:
+            details = [outcome.detail] if outcome.rollout is None else list(outcome.rollout.details + outcome.rollout.exp_details)
+            for detail in details:
+                if detail is not None and detail is not MALFORMED:
+                    detail._experiment = bool(tracked or detail._reason.get("inExperiment"))
 
     def rule_tracks_events(self, rule_index: Any) -> bool:
         return isinstance(rule_index, int) and 0 <= rule_index < len(self.rules) and self.rules[rule_index].track_events
@@ -463,7 +482,7 @@ class Segment:
 
     __slots__ = ("key", "version", "deleted", "included", "excluded", "included_contexts",
                  "excluded_contexts", "rules", "salt", "unbounded", "unbounded_context_kind",
-                 "generation", "raw", "error")
+                 "generation", "raw", "error", "refers_to_segments")
 
     def __init__(self, raw: dict):
         self.raw = raw
@@ -480,6 +499,7 @@ class Segment:
         self.unbounded = False
         self.unbounded_context_kind: Optional[str] = None
         self.generation: Optional[int] = None
+        self.refers_to_segments = False
         try:
             self._parse(raw)
         except Exception as e:
@@ -508,6 +528,7 @@ class Segment:
         self.unbounded = _opt_bool(data, "unbounded")
         self.unbounded_context_kind = _opt(data, "unboundedContextKind", str)
         self.generation = _opt(data, "generation", int)
+        self.refers_to_segments = any(c.is_segment_match for r in self.rules for c in r.clauses)
 
     def __repr__(self) -> str:
         return "Segment(%r, version=%r%s)" % (self.key, self.version, ", malformed" if self.error else "")

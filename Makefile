@@ -16,10 +16,12 @@ venv: $(STAMP)
 
 build: venv
 	$(PY) setup.py -q build_ext --inplace
+	if [ -z "$$LDFAST_NO_EXTENSIONS" ] || [ "$$LDFAST_NO_EXTENSIONS" = 0 ]; then \
+		$(VENV)/bin/cythonize -q -i tests/support/alloc_count.pyx; fi
 
 test: build
 	$(PY) -m pytest -q
-	LDFAST_NO_EXTENSIONS=1 $(PY) -m pytest -q
+	LDFAST_NO_EXTENSIONS=1 $(PY) -m pytest -q --no-c-extensions
 
 demo: build
 	$(PY) examples/demo.py

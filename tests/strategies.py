@@ -629,7 +629,7 @@ def recipes_from(flags, segments):
 def _near_value(draw, op, v):
     """A value equal or close to the clause value ``v`` for operator ``op``."""
     alts = [lambda: copy.deepcopy(v)]
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e300:
         alts.append(lambda: pick(draw, [v + 1, v - 1, v + 0.5, float(v)]))
     if isinstance(v, str):
         if op in ("startsWith", "contains"):

@@ -18,7 +18,7 @@ import logging
 import os
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from ldclient.client import LDClient as OfficialLDClient
 from ldclient.config import Config as OfficialConfig
@@ -236,6 +236,8 @@ def quiet_sdk_logs():
 
 _SETTINGS = dict(
     deadline=None,
+    # No "explain" phase: it re-runs the failing example many times and is slow here.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                            HealthCheck.filter_too_much, HealthCheck.large_base_example],
 )

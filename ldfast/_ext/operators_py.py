@@ -7,6 +7,7 @@ smallest number / time / semver for the ordering operators (``x < any(v)`` is ``
 from __future__ import annotations
 
 import re
+import warnings
 from datetime import datetime, timezone
 from numbers import Number
 from typing import Any, Optional, Tuple
@@ -186,7 +187,9 @@ class RegexValues:
         for v in values:
             if isinstance(v, str):
                 try:
-                    patterns.append(re.compile(v))
+                    with warnings.catch_warnings():  # e.g. FutureWarning for "[[": still a valid pattern
+                        warnings.simplefilter("ignore")
+                        patterns.append(re.compile(v))
                 except Exception:
                     pass
         self.patterns = tuple(patterns)

@@ -1,0 +1,24 @@
+"""Suite-wide options: ``--no-c-extensions`` deselects tests of the compiled twins; ``impl``."""
+import pytest
+
+
+def pytest_addoption(parser):
+    parser.addoption("--no-c-extensions", action="store_true", default=False,
+                     help="deselect tests marked c_extension (for a pure-Python run)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--no-c-extensions"):
+        return
+    kept, dropped = [], []
+    for item in items:
+        (dropped if item.get_closest_marker("c_extension") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(params=[pytest.param("c", marks=pytest.mark.c_extension), "py"])
+def impl(request):
+    """Which twin a module-level test targets: "c" (compiled) or "py" (pure Python)."""
+    return request.param

@@ -13,7 +13,6 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-logging.disable(logging.CRITICAL)
 
 
 def evaluate_batch(flags, segments, cases, buckets):
@@ -50,6 +49,7 @@ def evaluate_batch(flags, segments, cases, buckets):
 
 
 def main():
+    logging.disable(logging.CRITICAL)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         header = stdin.read(4)

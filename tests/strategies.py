@@ -33,7 +33,8 @@ FLAG_ONLY_KINDS = ["other"]
 ALL_KINDS = CONTEXT_KINDS + FLAG_ONLY_KINDS
 
 # Context keys. "33333" collides with the int attribute value 33333 used for bucketBy.
-CONTEXT_KEYS = ["a", "b", "c", "user-1", "x:y", "33333", "%e", "d", "e", "ü", "\U0001f600"]
+CONTEXT_KEYS = ["a", "b", "c", "user-1", "x:y", "33333", "%e", "d", "e", "ü", "\U0001f600", "a\x00",
+                "\ud800"]
 
 FLAG_KEYS = ["f0", "f1", "f2", "f3", "f4", "f5"]
 MISSING_FLAG_KEY = "missing-flag"
@@ -45,7 +46,7 @@ CUSTOM_ATTRS = ["email", "age", "score", "version", "created", "tags", "nested",
                 "/slash", "a/b", "t~1", "bucket"]
 
 STRINGS = ["a", "b", "abc", "", "A", "ABC", "foo@example.com", "bar@test.org", "x:y", "user-1",
-           "org", "user", "device", "é", "a.b", "33333", "1", "true"]
+           "org", "user", "device", "é", "a.b", "33333", "1", "true", "a\x00b", "\ud800", "\U0001f600"]
 SEMVERS = ["1.2.3", "2", "2.1", "2.1-beta", "2-beta", "2.1-beta.1+build", "v1", "v2.0.0",
            "1.2.3+build", "1.2.3+other", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta",
            "1.0.0-beta", "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.0-0",

@@ -67,7 +67,7 @@ def official_accepts(flags, segments):
     return True
 
 
-def official_client(flags, segments):
+def official_client(flags, segments, **config_kwargs):
     """An official LDClient over in-memory data: no network, no events."""
     data = {FEATURES: copy.deepcopy(flags), SEGMENTS: copy.deepcopy(segments)}
 
@@ -94,20 +94,20 @@ def official_client(flags, segments):
             return self._initialized
 
     config = OfficialConfig("sdk-key", update_processor_class=_InMemorySource, send_events=False,
-                            diagnostic_opt_out=True)
+                            diagnostic_opt_out=True, **config_kwargs)
     client = OfficialLDClient(config=config, start_wait=5)
     assert client.is_initialized(), "official client did not initialize"
     return client
 
 
-def fast_client(flags, segments):
+def fast_client(flags, segments, **config_kwargs):
     if AGAINST_OFFICIAL:
-        return official_client(flags, segments)
+        return official_client(flags, segments, **config_kwargs)
     try:
         from tests.helpers import local_client
     except ImportError:  # pragma: no cover
         from helpers import local_client
-    return local_client(copy.deepcopy(flags), copy.deepcopy(segments))
+    return local_client(copy.deepcopy(flags), copy.deepcopy(segments), **copy.deepcopy(config_kwargs))
 
 
 def fast_context(ctx_dict):
@@ -191,9 +191,9 @@ def compare_all_flags(ctx_dict, official, fast, flags, segments, **kwargs):
                json.dumps(o, default=repr), json.dumps(f, default=repr)))
 
 
-def run_differential(flags, segments, contexts, default="default-value", extra_apis=False):
-    official = official_client(flags, segments)
-    fast = fast_client(flags, segments)
+def run_differential(flags, segments, contexts, default="default-value", extra_apis=False, **config_kwargs):
+    official = official_client(flags, segments, **config_kwargs)
+    fast = fast_client(flags, segments, **config_kwargs)
     try:
         keys = sorted(flags) + [S.MISSING_FLAG_KEY]
         for ctx_dict in contexts:
@@ -252,13 +252,15 @@ def test_differential_variation_detail_and_all_flags_state(example, default):
 
 
 @settings(max_examples=max(MAX_EXAMPLES // 5, 10), **_SETTINGS)
-@given(example=S.examples(5), default=st.sampled_from(DEFAULTS))
-def test_differential_other_apis(example, default):
+@given(example=S.examples(5), default=st.sampled_from(DEFAULTS),
+       config_defaults=st.dictionaries(st.sampled_from(S.FLAG_KEYS + [S.MISSING_FLAG_KEY]),
+                                       st.sampled_from(DEFAULTS), max_size=3))
+def test_differential_other_apis(example, default, config_defaults):
     """variation() and the other all_flags_state options (no reasons, client_side_only,
-    details_only_for_tracked_flags)."""
+    details_only_for_tracked_flags), with per-flag defaults in the config (Config(defaults=...))."""
     flags, segments, contexts = example
     assume(official_accepts(flags, segments))
-    run_differential(flags, segments, contexts, default, extra_apis=True)
+    run_differential(flags, segments, contexts, default, extra_apis=True, defaults=config_defaults)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -431,6 +433,18 @@ REGRESSION_CASES = [
       "g": _flag("g", on=False, offVariation=1,
                  fallthrough={"rollout": {"variations": [{"variation": 1, "weight": 10 ** 400}]}})}, {},
      [USER_A, dict(USER_A, key="userKeyA")]),
+    # NUL characters, a lone surrogate (its UTF-8 encoding for the bucketing hash fails: EXCEPTION)
+    # and astral characters in keys, attribute values and clause values
+    ("nul-surrogate-astral",
+     {"f": _flag("f", fallthrough={"rollout": {"variations": [{"variation": 0, "weight": 30000},
+                                                              {"variation": 1, "weight": 70000}]}}),
+      "g": _flag("g", rules=[_rule(_clause("s", "startsWith", ["a\x00"])),
+                             _rule(_clause("s", "in", ["\ud800", "\U0001f600"]), variation=2)],
+                 targets=[{"variation": 1, "values": ["a\x00"]}]),
+      "h": _flag("h", rules=[_rule(_clause("s", "matches", ["\x00", "^\ud800$"])),
+                             _rule(_clause("s", "contains", ["\x00"]), variation=2)])}, {},
+     [dict(USER_A, key=k, s=v) for k in ["a\x00", "\ud800", "\U0001f600"]
+      for v in ["a\x00b", "\ud800", "\U0001f600", "\x00"]]),
     # an unhashable segmentMatch value: the official store lookup raises -> EXCEPTION
     ("segment-match-unhashable", {"f": _flag("f", rules=[_rule(_clause("", "segmentMatch", [["s0"]]))])},
      {"s0": _seg("s0", included=["a"])}, [USER_A]),

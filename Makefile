@@ -27,6 +27,7 @@ demo: build
 	$(PY) examples/demo.py
 
 bench: build
+	$(PY) -m pip install -q matplotlib
 	$(PY) bench/compare.py
 
 clean:

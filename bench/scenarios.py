@@ -15,8 +15,10 @@ import ldclient.client
 import ldclient.config
 import ldclient.context
 import ldclient.version
+from ldclient.impl.evaluator_common import _bucket_context
 
 import ldfast
+from ldfast._ext.bucketing import bucket_prefix, bucket_value
 from ldfast.versioned_data_kind import FEATURES as FAST_FEATURES, SEGMENTS as FAST_SEGMENTS
 from ldclient.versioned_data_kind import FEATURES as OFFICIAL_FEATURES, SEGMENTS as OFFICIAL_SEGMENTS
 
@@ -27,6 +29,7 @@ HEAVY_KEY = "heavy-flag"
 PREREQ_KEY = "prereq-flag"
 SEGMENT_KEY = "beta-segment"
 ALL_FLAGS_COUNT = 60
+MANY_FLAGS_COUNT = 1000
 
 # The benchmark context: a user whose attributes fail every rule of the rule-heavy flag on its
 # last clause except the last rule, which it matches (so every clause of every rule is evaluated).
@@ -160,11 +163,15 @@ def base_data() -> Tuple[Dict[str, dict], Dict[str, dict]]:
     return flags, {SEGMENT_KEY: beta_segment()}
 
 
-def all_flags_data() -> Tuple[Dict[str, dict], Dict[str, dict]]:
-    """``ALL_FLAGS_COUNT`` flags of mixed shapes (including the base data's three)."""
+def all_flags_data(count: int = ALL_FLAGS_COUNT) -> Tuple[Dict[str, dict], Dict[str, dict]]:
+    """``count`` flags of mixed shapes (including the base data's three), in a repeating cycle of six.
+
+    Every key carries its own loop index, so keys stay unique at any count (and the first 60 are the
+    same at every count).
+    """
     flags, segments = base_data()
     i = 0
-    while len(flags) < ALL_FLAGS_COUNT:
+    while len(flags) < count:
         shape = i % 6
         if shape == 0:
             flags["bool-%02d" % i] = simple_flag("bool-%02d" % i, clientSide=i % 12 == 0)
@@ -263,11 +270,13 @@ class Case:
     ``client`` (or None) is to be closed when done."""
 
     def __init__(self, id: str, name: str, evaluation: bool,
-                 setup: Callable[[str], Tuple[Callable[[], Any], Callable[[Any], Any], Any]]):
+                 setup: Callable[[str], Tuple[Callable[[], Any], Callable[[Any], Any], Any]],
+                 max_repeat: Optional[int] = None):
         self.id = id
         self.name = name
         self.evaluation = evaluation
         self.setup = setup
+        self.max_repeat = max_repeat  # caps compare.py's --repeat for a slow case
 
 
 def _same(value: Any) -> Any:
@@ -297,15 +306,31 @@ def _detail_case(key: str):
     return setup
 
 
-def _all_flags_case(impl: str):
-    client = make_client(impl, *all_flags_data())
-    ctx = context_class(impl).from_dict(copy.deepcopy(USER))
+def _all_flags_case(count: int):
+    def setup(impl: str):
+        flags, segments = all_flags_data(count)
+        assert len(flags) == count
+        client = make_client(impl, flags, segments)
+        ctx = context_class(impl).from_dict(copy.deepcopy(USER))
 
-    def answer(state: Any) -> Any:
-        assert state.valid
-        return state.to_json_dict()
+        def answer(state: Any) -> Any:
+            assert state.valid
+            assert len(state.to_values_map()) == count
+            return state.to_json_dict()
 
-    return functools.partial(client.all_flags_state, ctx, with_reasons=True), answer, client
+        return functools.partial(client.all_flags_state, ctx, with_reasons=True), answer, client
+    return setup
+
+
+def _bucketing_case(impl: str):
+    """One rollout bucket of the benchmark user for the rule-heavy flag, straight from each SDK's
+    bucketing function. ldfast encodes the ``key.salt.`` prefix once, when a flag is stored, so it is
+    computed here in setup; the official SDK formats it inside every call, as it does per evaluation."""
+    flag_key, salt = HEAVY_KEY, HEAVY_KEY + "-salt"
+    if impl == "ldfast":
+        return functools.partial(bucket_value, bucket_prefix(flag_key, salt, None), USER["key"]), _same, None
+    ctx = ldclient.context.Context.from_dict(copy.deepcopy(USER))
+    return functools.partial(_bucket_context, None, ctx, None, flag_key, salt, None), _same, None
 
 
 def _context_case(impl: str):
@@ -320,8 +345,11 @@ CASES: Tuple[Case, ...] = (
     Case("simple_variation", "simple variation", True, _variation_case(SIMPLE_KEY)),
     Case("heavy_variation", "rule-heavy variation", True, _variation_case(HEAVY_KEY)),
     Case("heavy_variation_detail", "rule-heavy variation_detail", True, _detail_case(HEAVY_KEY)),
-    Case("all_flags_state", "all_flags_state (60 flags, with_reasons)", True, _all_flags_case),
+    Case("all_flags_state", "all_flags_state (60 flags, with_reasons)", True, _all_flags_case(ALL_FLAGS_COUNT)),
+    Case("all_flags_state_1000", "all_flags_state (1,000 flags, with_reasons)", True,
+         _all_flags_case(MANY_FLAGS_COUNT), max_repeat=9),
     Case("context_from_dict", "Context.from_dict", False, _context_case),
+    Case("bucketing", "bucketing (one computation)", False, _bucketing_case),
 )
 CASES_BY_ID: Dict[str, Case] = {case.id: case for case in CASES}
 

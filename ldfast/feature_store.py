@@ -55,6 +55,13 @@ class InMemoryFeatureStore:
             self._segments = segments
             self._initialized = True
 
+    def init_preprocessed(self, flags: Dict[str, Flag], segments: Dict[str, Segment]) -> None:
+        """Replace all data with items already parsed by ``ldfast.model`` (e.g. in reactor-sized chunks)."""
+        with self._lock:
+            self._flags = dict(flags)
+            self._segments = dict(segments)
+            self._initialized = True
+
     def upsert(self, kind: VersionedDataKind, item: dict) -> bool:
         """Store an item unless the stored one has the same or a higher version; True if stored."""
         parsed = _parser(kind)(item)

@@ -368,7 +368,17 @@ def bucket_by(draw, context_kind, n_absent):
     return pick(draw, _LITERAL_BUCKET_BY if context_kind in (ABSENT, None, "") else _PATH_BUCKET_BY)
 
 
+_LONG_TEXT = st.text(min_size=1, max_size=150)
+
+
 def gen_rollout(draw, n_variations):
+    if n_variations >= 10 and not rare(draw, 4):
+        # Fine-grained: the variation index reveals the bucket to 1/n_variations.
+        n = n_variations
+        rollout = {"variations": [{"variation": i, "weight": 100000 // n} for i in range(n)]}
+        put(rollout, "bucketBy", bucket_by(draw, ABSENT, 2))
+        put(rollout, "seed", pick_optional(draw, [61, -5, 2 ** 70], n_absent=2))
+        return rollout
     n = 0 if rare(draw, 15) else pick(draw, [2, 3, 1, 4])
     wvs = []
     for w in weights_list(draw, n) if n else []:
@@ -437,7 +447,7 @@ def gen_flag(draw, key):
     version = gen_version(draw)
     if rare(draw, 30):
         return {"key": key, "version": version, "deleted": True}
-    n = 0 if rare(draw, 25) else pick(draw, [2, 3, 1, 4])
+    n = 0 if rare(draw, 25) else 25 if rare(draw, 12) else pick(draw, [2, 3, 1, 4])
     variations = [variation_value(draw) for _ in range(n)]
     flag = {"key": key, "version": version}
     if n or coin(draw):
@@ -445,7 +455,7 @@ def gen_flag(draw, key):
     put(flag, "on", pick(draw, [False, ABSENT, None]) if rare(draw, 10) else True)
     off = draw(_ints(0, 3))
     put(flag, "offVariation", ABSENT if off == 0 else None if off == 3 else variation_index(draw, n))
-    put(flag, "salt", pick(draw, ["salt", ABSENT, "", "saltyA", None, "x.y"]))
+    put(flag, "salt", draw(_LONG_TEXT) if rare(draw, 10) else pick(draw, ["salt", ABSENT, "", "saltyA", None, "x.y"]))
     if rare(draw, 4):
         # Mostly chains towards "later" flags (no cycle); sometimes any key (cycles, self-reference).
         later = FLAG_KEYS[FLAG_KEYS.index(key) + 1:] + [MISSING_FLAG_KEY]
@@ -758,7 +768,8 @@ _METAS = [None, {}, {"privateAttributes": ["email", "/nested/a"]}]
 
 
 def single_context_body(draw):
-    body = {"key": pick(draw, CONTEXT_KEYS)}
+    # Sometimes a long random key: SHA-1 input lengths across block boundaries when bucketing.
+    body = {"key": draw(_LONG_TEXT) if rare(draw, 12) else pick(draw, CONTEXT_KEYS)}
     put(body, "name", pick(draw, _NAMES))
     put(body, "anonymous", pick_optional(draw, [False, True]))
     for name in pick_many(draw, CUSTOM_ATTRS, 0, 4, unique=True):

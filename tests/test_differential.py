@@ -160,9 +160,14 @@ def _relevant_items(flag_key, flags, segments):
     return seen_flags, seen_segs
 
 
-def compare_detail(flag_key, ctx_dict, default, official, fast, flags, segments):
-    o = official.variation_detail(flag_key, OfficialContext.from_dict(copy.deepcopy(ctx_dict)), default)
-    f = fast.variation_detail(flag_key, fast_context(ctx_dict), default)
+def _contexts(ctx_dict):
+    """The official and the ldfast Context, each from its own copy of the same dict."""
+    return OfficialContext.from_dict(copy.deepcopy(ctx_dict)), fast_context(ctx_dict)
+
+
+def compare_detail(flag_key, ctx_dict, contexts, default, official, fast, flags, segments):
+    o = official.variation_detail(flag_key, contexts[0], default)
+    f = fast.variation_detail(flag_key, contexts[1], default)
     expected = (o.value, o.variation_index, o.reason)
     got = (f.value, f.variation_index, f.reason)
     if canon(expected) != canon(got):
@@ -174,12 +179,24 @@ def compare_detail(flag_key, ctx_dict, default, official, fast, flags, segments)
             "got (ldfast):        value=%s index=%s reason=%s"
             % (flag_key, _dump(rel_flags), _dump(rel_segs), _dump(ctx_dict), _dump(default),
                _dump(o.value), _dump(o.variation_index), _dump(o.reason),
-               _dump(f.value), _dump(f.variation_index), _dump(f.reason)))
+               _dump(f.value), _dump(f.variation_index), _dump(f.reason)), pytrace=False)
 
 
-def compare_all_flags(ctx_dict, official, fast, flags, segments, **kwargs):
-    o = official.all_flags_state(OfficialContext.from_dict(copy.deepcopy(ctx_dict)), **kwargs).to_json_dict()
-    f = fast.all_flags_state(fast_context(ctx_dict), **kwargs).to_json_dict()
+def compare_variation(flag_key, ctx_dict, contexts, default, official, fast, flags, segments):
+    o = official.variation(flag_key, contexts[0], default)
+    f = fast.variation(flag_key, contexts[1], default)
+    if canon(o) != canon(f):
+        rel_flags, rel_segs = _relevant_items(flag_key, flags, segments)
+        pytest.fail(
+            "variation mismatch for flag %r\nflags: %s\nsegments: %s\ncontext: %s\ndefault: %s\n"
+            "expected (official): %s\ngot (ldfast):        %s"
+            % (flag_key, _dump(rel_flags), _dump(rel_segs), _dump(ctx_dict), _dump(default),
+               _dump(o), _dump(f)), pytrace=False)
+
+
+def compare_all_flags(ctx_dict, contexts, official, fast, flags, segments, **kwargs):
+    o = official.all_flags_state(contexts[0], **kwargs).to_json_dict()
+    f = fast.all_flags_state(contexts[1], **kwargs).to_json_dict()
     same = canon(o) == canon(f)
     if STRICT_ORDER and same:
         same = json.dumps(o, default=repr) == json.dumps(f, default=repr)
@@ -188,29 +205,26 @@ def compare_all_flags(ctx_dict, official, fast, flags, segments, **kwargs):
             "all_flags_state(%s) mismatch\nflags: %s\nsegments: %s\ncontext: %s\n"
             "expected (official): %s\ngot (ldfast):        %s"
             % (kwargs, _dump(flags), _dump(segments), _dump(ctx_dict),
-               json.dumps(o, default=repr), json.dumps(f, default=repr)))
+               json.dumps(o, default=repr), json.dumps(f, default=repr)), pytrace=False)
 
 
 def run_differential(flags, segments, contexts, default="default-value", extra_apis=False, **config_kwargs):
+    """Evaluate every flag (and one missing key) for every context in both SDKs and compare."""
     official = official_client(flags, segments, **config_kwargs)
     fast = fast_client(flags, segments, **config_kwargs)
     try:
         keys = sorted(flags) + [S.MISSING_FLAG_KEY]
         for ctx_dict in contexts:
+            both = _contexts(ctx_dict)
             for key in keys:
-                compare_detail(key, ctx_dict, default, official, fast, flags, segments)
-            compare_all_flags(ctx_dict, official, fast, flags, segments, with_reasons=True)
+                compare_detail(key, ctx_dict, both, default, official, fast, flags, segments)
+            compare_all_flags(ctx_dict, both, official, fast, flags, segments, with_reasons=True)
             if extra_apis:
                 for key in keys:
-                    o = official.variation(key, OfficialContext.from_dict(copy.deepcopy(ctx_dict)), default)
-                    f = fast.variation(key, fast_context(ctx_dict), default)
-                    assert canon(o) == canon(f), (
-                        "variation(%r) mismatch\nflags: %s\nsegments: %s\ncontext: %s\n"
-                        "expected (official): %s\ngot (ldfast): %s"
-                        % (key, _dump(flags), _dump(segments), _dump(ctx_dict), _dump(o), _dump(f)))
-                compare_all_flags(ctx_dict, official, fast, flags, segments)
-                compare_all_flags(ctx_dict, official, fast, flags, segments, client_side_only=True)
-                compare_all_flags(ctx_dict, official, fast, flags, segments, with_reasons=True,
+                    compare_variation(key, ctx_dict, both, default, official, fast, flags, segments)
+                compare_all_flags(ctx_dict, both, official, fast, flags, segments)
+                compare_all_flags(ctx_dict, both, official, fast, flags, segments, client_side_only=True)
+                compare_all_flags(ctx_dict, both, official, fast, flags, segments, with_reasons=True,
                                   details_only_for_tracked_flags=True)
     finally:
         official.close()
@@ -445,6 +459,24 @@ REGRESSION_CASES = [
                              _rule(_clause("s", "contains", ["\x00"]), variation=2)])}, {},
      [dict(USER_A, key=k, s=v) for k in ["a\x00", "\ud800", "\U0001f600"]
       for v in ["a\x00b", "\ud800", "\U0001f600", "\x00"]]),
+    # SHA-1 inputs of every length across the 64-byte block boundaries (ldfast's compiled twin has
+    # its own SHA-1): 100 variations of 1% each, so the variation index shows the bucket
+    ("sha1-lengths",
+     {"f%d" % n: _flag("f%d" % n, salt="s" * n, variations=list(range(100)),
+                       fallthrough={"rollout": {"variations": [{"variation": i, "weight": 1000} for i in range(100)]}})
+      for n in (0, 7, 40)},
+     {}, [dict(USER_A, key="k" * n) for n in range(1, 140)] +
+     [dict(USER_A, key="é" * n) for n in range(1, 70, 3)] +
+     [dict(USER_A, key="\U0001f600" * n) for n in range(1, 40, 2)]),
+    ("sha1-int-bucket-by",
+     {"f": _flag("f", variations=list(range(100)),
+                 fallthrough={"rollout": {"bucketBy": "n", "seed": 2 ** 70, "variations": [
+                     {"variation": i, "weight": 1000} for i in range(100)]}})},
+     {}, [dict(USER_A, n=10 ** k) for k in range(0, 130, 3)] + [dict(USER_A, n=-(10 ** k)) for k in range(0, 130, 7)]),
+    ("float-overflow-segment-clause",
+     {"f": _flag("f", rules=[_rule(_clause("", "segmentMatch", ["s"]))])},
+     {"s": _seg("s", included=["b"], rules=[{"clauses": [_clause("x", "lessThan", [10 ** 400])]}])},
+     [USER_A, dict(USER_A, key="b"), dict(USER_A, x=1)]),
     # an unhashable segmentMatch value: the official store lookup raises -> EXCEPTION
     ("segment-match-unhashable", {"f": _flag("f", rules=[_rule(_clause("", "segmentMatch", [["s0"]]))])},
      {"s0": _seg("s0", included=["a"])}, [USER_A]),

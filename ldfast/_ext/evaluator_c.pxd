@@ -59,7 +59,7 @@ cdef EvaluationDetail _evaluate(Flag flag, Context context, EvalState state)
 @cython.locals(pushed=bint, prereq=Prerequisite, pflag=Flag, result=EvaluationDetail)
 cdef EvaluationDetail _check_prerequisites(Flag flag, Context context, EvalState state)
 
-@cython.locals(rollout=Rollout, detail=EvaluationDetail, bucket=double, bounds=tuple, i=Py_ssize_t, last=Py_ssize_t)
+@cython.locals(rollout=Rollout, detail=EvaluationDetail, bucket=double, bounds=tuple, i=Py_ssize_t, n=Py_ssize_t)
 cdef EvaluationDetail _outcome(VariationOrRollout outcome, Context context)
 
 @cython.locals(c=Context)

@@ -151,10 +151,14 @@ def _outcome(outcome: Any, context: Any) -> EvaluationDetail:
     rollout = outcome.rollout
     bucket = _bucket(context, rollout.context_kind, rollout.bucket_by, rollout.prefix)
     bounds = rollout.bounds
+    n = len(bounds)
     i = 0
-    last = len(bounds) - 1
-    while i < last and not bucket < bounds[i]:
+    while i < n and not bucket < bounds[i]:
         i += 1
+    if i == n:
+        if rollout.overflow:  # the official SDK fails converting that weight only when it reaches it
+            raise OverflowError("int too large to convert to float")
+        i = len(rollout.details) - 1
     if rollout.is_experiment and bucket >= 0:
         return rollout.exp_details[i]
     return rollout.details[i]

@@ -32,6 +32,7 @@ cdef class Rollout:
     cdef public object seed
     cdef public bytes prefix
     cdef public tuple bounds
+    cdef public bint overflow
     cdef public tuple details
     cdef public tuple exp_details
     cdef public tuple variations

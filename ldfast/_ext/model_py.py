@@ -230,7 +230,7 @@ class Clause:
 class Rollout:
     """A percentage rollout or experiment, with cumulative bucket bounds and prebuilt details."""
 
-    __slots__ = ("context_kind", "bucket_by", "is_experiment", "seed", "prefix", "bounds",
+    __slots__ = ("context_kind", "bucket_by", "is_experiment", "seed", "prefix", "bounds", "overflow",
                  "details", "exp_details", "variations")
 
     def __init__(self, data: dict, flag_key: str, salt: str, flag_variations: list, reason: dict,
@@ -252,8 +252,13 @@ class Rollout:
         self.variations = tuple(weighted)
         bounds = []
         total = 0.0
+        self.overflow = False  # a weight too large for a float: evaluation raises on reaching it
         for _, weight, _ in weighted:
-            total += weight / 100000.0  # same accumulation as the official SDK, bit for bit
+            try:
+                total += weight / 100000.0  # same accumulation as the official SDK, bit for bit
+            except OverflowError:
+                self.overflow = True
+                break
             bounds.append(total)
         self.bounds: Tuple[float, ...] = tuple(bounds)
         self.details = tuple(variation_detail(flag_variations, v, reason) for v, _, _ in weighted)

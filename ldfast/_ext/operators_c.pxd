@@ -21,6 +21,8 @@ cdef class RegexValues:
 cdef class NumBounds:
     cdef public double lo
     cdef public double hi
+    cdef public bint has_values
+    cdef public bint overflow
 
 
 @cython.locals(t=object)

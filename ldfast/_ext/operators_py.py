@@ -219,8 +219,27 @@ def preprocess(op: int, values: list) -> Any:
     if op == OP_MATCHES:
         return RegexValues(values)
     if OP_LT <= op <= OP_GTE:
-        nums = [float(v) for v in values if is_number(v)]
-        return NumBounds.of([n for n in nums if n == n])
+        # Numeric clause values in order, as floats, up to one too large for a float (comparing
+        # with that one raises, as in the official SDK, unless an earlier value matched).
+        if not any(is_number(v) for v in values):
+            return None
+        nums = []
+        overflow = False
+        for v in values:
+            if is_number(v):
+                try:
+                    n = float(v)
+                except OverflowError:
+                    overflow = True
+                    break
+                if n == n:
+                    nums.append(n)
+        bounds = NumBounds.of(nums)
+        if bounds is None:
+            bounds = NumBounds(0.0, 0.0)
+            bounds.has_values = False
+        bounds.overflow = overflow
+        return bounds
     if op == OP_BEFORE or op == OP_AFTER:
         times = [parse_time(v) for v in values]
         return NumBounds.of([t for t in times if t is not None and t == t])
@@ -236,11 +255,13 @@ def preprocess(op: int, values: list) -> Any:
 class NumBounds:
     """The smallest and largest clause number (or time): ``x < any(v)`` is ``x < hi``."""
 
-    __slots__ = ("lo", "hi")
+    __slots__ = ("lo", "hi", "has_values", "overflow")
 
     def __init__(self, lo: float, hi: float):
         self.lo = lo
         self.hi = hi
+        self.has_values = True
+        self.overflow = False  # (numeric clauses) a later value is too large for a float
 
     @staticmethod
     def of(items: list) -> "Optional[NumBounds]":
@@ -302,13 +323,21 @@ def match_value(op: int, pre: Any, value: Any) -> bool:
             return False
         nb = pre
         x = float(value)
-        if op == OP_LT:
-            return x < nb.hi
-        if op == OP_LTE:
-            return x <= nb.hi
-        if op == OP_GT:
-            return x > nb.lo
-        return x >= nb.lo
+        if nb.has_values:
+            if op == OP_LT:
+                if x < nb.hi:
+                    return True
+            elif op == OP_LTE:
+                if x <= nb.hi:
+                    return True
+            elif op == OP_GT:
+                if x > nb.lo:
+                    return True
+            elif x >= nb.lo:
+                return True
+        if nb.overflow:
+            raise OverflowError("int too large to convert to float")
+        return False
     if op == OP_BEFORE or op == OP_AFTER:
         if pre is None:
             return False

@@ -432,11 +432,11 @@ REGRESSION_CASES = [
                                                    variation=2)])}, {},
      [dict(USER_A, x=10 ** 400, v="18446744073709551615.0.0"), dict(USER_A, x=2 ** 64, v="1.0.0-18446744073709551616"),
       dict(USER_A, key="\U0001f600", v="1.0.0-18446744073709551614")]),
-    # LDFAST BUG found by this test: a numeric clause value (lessThan...) or a rollout weight that
-    # is an int beyond float range. The official SDK only fails (EXCEPTION, from float()) when it
+    # Found by this test (an ldfast bug, fixed in c8df8cb): a numeric clause value (lessThan...) or a rollout weight
+    # that is an int beyond float range. The official SDK only fails (EXCEPTION, from float()) when it
     # actually compares that value, so a flag that is off, a context without the attribute, or an
-    # earlier clause value / bucket that already matched gives a normal result. ldfast gives
-    # MALFORMED_FLAG for every evaluation of the flag (even when it is off).
+    # earlier clause value / bucket that already matched gives a normal result. ldfast gave
+    # MALFORMED_FLAG for every evaluation of the flag (even when it was off).
     ("float-overflow-clause-value",
      {"f": _flag("f", rules=[_rule(_clause("x", "lessThan", [5, 10 ** 400]))]),
       "g": _flag("g", on=False, rules=[_rule(_clause("x", "lessThan", [10 ** 400]))])}, {},
@@ -445,8 +445,16 @@ REGRESSION_CASES = [
      {"f": _flag("f", fallthrough={"rollout": {"variations": [{"variation": 0, "weight": 50000},
                                                               {"variation": 1, "weight": 10 ** 400}]}}),
       "g": _flag("g", on=False, offVariation=1,
-                 fallthrough={"rollout": {"variations": [{"variation": 1, "weight": 10 ** 400}]}})}, {},
-     [USER_A, dict(USER_A, key="userKeyA")]),
+                 fallthrough={"rollout": {"variations": [{"variation": 1, "weight": 10 ** 400}]}}),
+      # "variation" wins over "rollout": the official SDK never even looks at this rollout
+      "h": _flag("h", fallthrough={"variation": 0, "rollout": {"variations": [{"variation": 1, "weight": 10 ** 400}]}})},
+     {}, [USER_A, dict(USER_A, key="userKeyA")]),
+    # ... and inside a segment rule: ldfast marked the segment malformed (MALFORMED_FLAG whenever a
+    # flag reached it, even for a context in its `included` list)
+    ("float-overflow-segment-clause",
+     {"f": _flag("f", rules=[_rule(_clause("", "segmentMatch", ["s"]))])},
+     {"s": _seg("s", included=["b"], rules=[{"clauses": [_clause("x", "lessThan", [10 ** 400])]}])},
+     [USER_A, dict(USER_A, key="b"), dict(USER_A, x=1)]),
     # NUL characters, a lone surrogate (its UTF-8 encoding for the bucketing hash fails: EXCEPTION)
     # and astral characters in keys, attribute values and clause values
     ("nul-surrogate-astral",
@@ -473,10 +481,6 @@ REGRESSION_CASES = [
                  fallthrough={"rollout": {"bucketBy": "n", "seed": 2 ** 70, "variations": [
                      {"variation": i, "weight": 1000} for i in range(100)]}})},
      {}, [dict(USER_A, n=10 ** k) for k in range(0, 130, 3)] + [dict(USER_A, n=-(10 ** k)) for k in range(0, 130, 7)]),
-    ("float-overflow-segment-clause",
-     {"f": _flag("f", rules=[_rule(_clause("", "segmentMatch", ["s"]))])},
-     {"s": _seg("s", included=["b"], rules=[{"clauses": [_clause("x", "lessThan", [10 ** 400])]}])},
-     [USER_A, dict(USER_A, key="b"), dict(USER_A, x=1)]),
     # an unhashable segmentMatch value: the official store lookup raises -> EXCEPTION
     ("segment-match-unhashable", {"f": _flag("f", rules=[_rule(_clause("", "segmentMatch", [["s0"]]))])},
      {"s0": _seg("s0", included=["a"])}, [USER_A]),

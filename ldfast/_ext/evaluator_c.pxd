@@ -8,6 +8,7 @@ from ldfast._ext.model_c cimport (AttrRef, Clause, EvaluationDetail, Flag, Prere
 from ldfast._ext.operators_c cimport match_value
 
 
+@cython.no_gc  # short-lived, never part of a cycle
 cdef class EvalState:
     cdef public dict flags
     cdef public dict segments

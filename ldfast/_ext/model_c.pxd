@@ -1,3 +1,7 @@
+# Internal model objects reference only other model objects and JSON data, never back: no cycles,
+# so they are not tracked by the cycle collector (@cython.no_gc); EvaluationDetail, public, is.
+cimport cython
+
 # Types for compiling model_py.py as model_c (model_c.py links to model_py.py).
 cdef class EvaluationDetail:
     cdef public object _value
@@ -5,6 +9,7 @@ cdef class EvaluationDetail:
     cdef public object _reason
     cdef public object _experiment
 
+@cython.no_gc
 cdef class AttrRef:
     cdef public object path
     cdef public object first
@@ -13,6 +18,7 @@ cdef class AttrRef:
     cdef public Py_ssize_t depth
     cdef public int builtin
 
+@cython.no_gc
 cdef class Clause:
     cdef public int op
     cdef public object op_name
@@ -25,6 +31,7 @@ cdef class Clause:
     cdef public list values
     cdef public object pre
 
+@cython.no_gc
 cdef class Rollout:
     cdef public object context_kind
     cdef public AttrRef bucket_by
@@ -37,11 +44,13 @@ cdef class Rollout:
     cdef public tuple exp_details
     cdef public tuple variations
 
+@cython.no_gc
 cdef class VariationOrRollout:
     cdef public object variation
     cdef public Rollout rollout
     cdef public EvaluationDetail detail
 
+@cython.no_gc
 cdef class Rule:
     cdef public object id
     cdef public tuple clauses
@@ -49,22 +58,26 @@ cdef class Rule:
     cdef public VariationOrRollout outcome
     cdef public dict reason
 
+@cython.no_gc
 cdef class Prerequisite:
     cdef public object key
     cdef public object variation
     cdef public EvaluationDetail failed
 
+@cython.no_gc
 cdef class Target:
     cdef public object context_kind
     cdef public object variation
     cdef public frozenset values
     cdef public EvaluationDetail detail
 
+@cython.no_gc
 cdef class TargetCheck:
     cdef public str kind
     cdef public frozenset keys
     cdef public EvaluationDetail detail
 
+@cython.no_gc
 cdef class Flag:
     cdef public object key
     cdef public object version
@@ -88,6 +101,7 @@ cdef class Flag:
     cdef public object error
     cdef public bint uses_state
 
+@cython.no_gc
 cdef class SegmentRule:
     cdef public tuple clauses
     cdef public object weight
@@ -95,6 +109,7 @@ cdef class SegmentRule:
     cdef public object rollout_context_kind
     cdef public bytes prefix
 
+@cython.no_gc
 cdef class Segment:
     cdef public object key
     cdef public object version

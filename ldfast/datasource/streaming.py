@@ -1,0 +1,606 @@
+"""The streaming data source: LaunchDarkly's flag stream (SSE) into the feature store, on the reactor.
+
+Behaviour follows ldclient/impl/datasource/streaming.py (launchdarkly-server-sdk 9.20.0) and
+PROTOCOL.md 9.1; everything runs on the reactor thread and nothing blocks it:
+
+- ``GET {stream_uri}/all[?filter=KEY]``; a response must arrive within ``http.connect_timeout``;
+  then 300 s without a byte (heartbeat comments count) drops the connection.
+- ``put`` replaces the whole data set. Its JSON is parsed in one orjson call, the items are
+  preprocessed in reactor-sized slices (``Cooperator``), and the result is swapped in at once with
+  ``store.init_preprocessed(flags, segments)`` (or ``store.init(raw)`` for a store without it).
+  Events that arrive meanwhile are queued and applied, in order, after the swap.
+- ``patch``/``delete`` go to ``store.upsert``/``store.delete`` (the store applies the version rule).
+- A malformed message is logged (never its payload) and drops the connection; the store never sees
+  part of it, and later events of that connection are discarded.
+- Failures reconnect after :class:`~ldfast.datasource.backoff.Backoff`'s delay with status
+  INTERRUPTED. An HTTP status that is not recoverable (401, 403, 404, 405, any 4xx but 400, 408,
+  429) stops the source for good: status OFF with the error, one error log, then ``on_failure``
+  (how the client stops waiting for initialization). ``stop_on_unrecoverable=False`` gives
+  9.20.0's behaviour instead: keep retrying, 5 minutes doubling to an hour.
+- ``retry:`` fields are ignored, as in the official SDK (its SSE client is given no retry setter).
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Tuple
+from urllib.parse import urlencode
+
+import orjson
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.task import Cooperator, TaskDone, TaskFailed, TaskStopped
+from twisted.python.failure import Failure
+from twisted.web.client import ResponseDone, ResponseFailed
+from twisted.web.http import PotentialDataLoss
+
+from ldfast.datasource.backoff import Backoff
+from ldfast.datasource.sse import Event, SSEParser
+from ldfast.datasource.status import (
+    DataSourceErrorInfo,
+    DataSourceErrorKind,
+    DataSourceState,
+    DataSourceStatusProvider,
+)
+from ldfast.model import parse_flag, parse_segment
+from ldfast.version import VERSION
+from ldfast.versioned_data_kind import FEATURES, SEGMENTS, VersionedDataKind
+
+log = logging.getLogger(__name__)
+
+READ_TIMEOUT = 300.0
+"""Seconds without any byte from the stream before the connection is dropped."""
+STOP_TIMEOUT = 5.0
+"""Longest wait, in seconds, for a dropped connection to report it is closed before stop() fires."""
+_RECOVERABLE_4XX = frozenset((400, 408, 429))
+
+
+class _InvalidData(Exception):
+    pass
+
+
+def _object(data: str) -> dict:
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise _InvalidData("unparseable JSON (%s)" % e) from None
+    if not isinstance(value, dict):
+        raise _InvalidData("the message is not a JSON object")
+    return value
+
+
+def _field(obj: dict, name: str, typ: Any) -> Any:
+    value = obj.get(name)
+    if not isinstance(value, typ) or isinstance(value, bool) and typ is int:
+        raise _InvalidData('"%s" is missing or not %s' % (name, "an object" if typ is dict else typ.__name__))
+    return value
+
+
+def _target(path: str) -> Tuple[Optional[VersionedDataKind], str]:
+    for kind in (FEATURES, SEGMENTS):
+        if path.startswith(kind.stream_api_path):
+            return kind, path[len(kind.stream_api_path):]
+    return None, ""
+
+
+def _preprocess(flags: dict, segments: dict, out_flags: dict, out_segments: dict) -> Iterator[None]:
+    for key, raw in flags.items():
+        out_flags[key] = parse_flag(raw)
+        yield None
+    for key, raw in segments.items():
+        out_segments[key] = parse_segment(raw)
+        yield None
+
+
+def stream_headers(config: Any) -> Dict[str, str]:
+    """The request headers of the stream (without Last-Event-ID), as the official SDK sends them."""
+    headers = {"Authorization": config.sdk_key or "", "User-Agent": "PythonClient/" + VERSION}
+    instance_id = getattr(config, "_instance_id", None)
+    if instance_id:
+        headers["X-LaunchDarkly-Instance-Id"] = instance_id
+    app = config.application or {}
+    tags = []
+    if app.get("id"):
+        tags.append("application-id/%s" % app["id"])
+    if app.get("version"):
+        tags.append("application-version/%s" % app["version"])
+    if tags:
+        headers["X-LaunchDarkly-Tags"] = " ".join(tags)
+    if isinstance(config.wrapper_name, str) and config.wrapper_name:
+        wrapper = config.wrapper_name
+        if isinstance(config.wrapper_version, str) and config.wrapper_version:
+            wrapper += "/" + config.wrapper_version
+        headers["X-LaunchDarkly-Wrapper"] = wrapper
+    headers["Accept"] = "text/event-stream"
+    headers["Cache-Control"] = "no-cache"
+    return headers
+
+
+def _default_http_client(reactor: Any, config: Any) -> Any:
+    from treq.client import HTTPClient
+    from twisted.web.client import Agent, HTTPConnectionPool
+
+    http = config.http
+    if http.http_proxy or http.ca_certs or http.cert_file or http.disable_ssl_verification:
+        log.warning("The default stream HTTP client does not apply http_proxy, ca_certs, cert_file or "
+                    "disable_ssl_verification; pass an http_client configured for them")
+    pool = HTTPConnectionPool(reactor, persistent=False)
+    return HTTPClient(Agent(reactor, connectTimeout=http.connect_timeout, pool=pool))
+
+
+class _Connection:
+    """One connection attempt and its stream."""
+
+    __slots__ = ("parser", "request", "connect_timer", "read_timer", "stop_timer", "last_data", "transport",
+                 "timed_out", "failed", "poisoned", "lost", "waiters")
+
+    def __init__(self, last_event_id: Optional[str]):
+        self.parser = SSEParser(last_event_id)
+        self.request: Optional[Deferred] = None
+        self.connect_timer: Any = None
+        self.read_timer: Any = None
+        self.stop_timer: Any = None
+        self.last_data = 0.0
+        self.transport: Any = None  # the body's IPushProducer, once streaming
+        self.timed_out = False  # the connect timer cancelled the request
+        self.failed = False  # dropped (or given up on); reported once
+        self.poisoned = False  # a bad message was seen: its later events are discarded
+        self.lost = False  # the body reported connectionLost
+        self.waiters: List[Deferred] = []  # stop() calls waiting for connectionLost
+
+    def cancel_timers(self) -> None:
+        for name in ("connect_timer", "read_timer"):
+            call = getattr(self, name)
+            if call is not None:
+                setattr(self, name, None)
+                if call.active():
+                    call.cancel()
+
+    def closed(self) -> None:
+        """The connection is gone: release stop() waiters."""
+        self.lost = True
+        if self.stop_timer is not None and self.stop_timer.active():
+            self.stop_timer.cancel()
+        self.stop_timer = None
+        waiters, self.waiters = self.waiters, []
+        for d in waiters:
+            d.callback(None)
+
+
+class _StreamProtocol(Protocol):
+    def __init__(self, source: "StreamingDataSource", conn: _Connection):
+        self._source = source
+        self._conn = conn
+
+    def connectionMade(self) -> None:
+        self._conn.transport = self.transport
+
+    def dataReceived(self, data: bytes) -> None:
+        self._source._on_data(self._conn, data)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._source._on_lost(self._conn, reason)
+
+
+class _Discard(Protocol):
+    """Takes the body of a response we will not read, and closes the connection."""
+
+    def connectionMade(self) -> None:
+        try:
+            self.transport.stopProducing()
+        except Exception:
+            log.debug("Error closing an unread response", exc_info=True)
+
+
+def _abort_body(response: Any) -> None:
+    try:
+        response.deliverBody(_Discard())
+    except Exception:
+        log.debug("Error discarding a response body", exc_info=True)
+
+
+def _describe(reason: Failure) -> str:
+    if reason.check(ResponseFailed):
+        inner = [f.getErrorMessage() for f in reason.value.reasons if isinstance(f, Failure)]
+        if inner:
+            return "; ".join(inner)
+    return reason.getErrorMessage() or reason.type.__name__
+
+
+class StreamingDataSource:
+    """Reads flag data from LaunchDarkly's streaming endpoint; a reactor-only component.
+
+    ``start()``, ``stop()`` and every callback run on the reactor thread. ``on_initialized()`` is
+    called once, after the first put is stored; ``on_failure(error_info)`` once, if the source
+    gives up for good (an unrecoverable HTTP status). ``random`` (``() -> float`` in [0, 1)) and
+    ``cooperator`` are for tests; ``status`` defaults to a provider of its own.
+    """
+
+    def __init__(self, config: Any, store: Any, *, reactor: Any = None, http_client: Any = None,
+                 status: Optional[DataSourceStatusProvider] = None,
+                 on_initialized: Optional[Callable[[], Any]] = None,
+                 on_failure: Optional[Callable[[DataSourceErrorInfo], Any]] = None,
+                 random: Optional[Callable[[], float]] = None,
+                 cooperator: Optional[Cooperator] = None,
+                 stop_on_unrecoverable: bool = True) -> None:
+        if reactor is None:
+            from twisted.internet import reactor as _global_reactor
+
+            reactor = _global_reactor
+        self._reactor = reactor
+        self._config = config
+        self._store = store
+        self._http = http_client if http_client is not None else _default_http_client(reactor, config)
+        self._status = status if status is not None else DataSourceStatusProvider(now=reactor.seconds)
+        self._on_initialized = on_initialized
+        self._on_failure = on_failure
+        self._stop_on_unrecoverable = stop_on_unrecoverable
+        self._backoff = Backoff(config.initial_reconnect_delay, clock=reactor.seconds, random=random)
+        self._own_cooperator = cooperator is None
+        self._cooperator = cooperator if cooperator is not None else Cooperator(
+            scheduler=lambda work: reactor.callLater(0, work))
+        uri = config.stream_base_uri + "/all"
+        if config.payload_filter_key is not None:
+            uri += "?" + urlencode({"filter": config.payload_filter_key})
+        self._uri = uri
+        self._headers = stream_headers(config)
+        self._started = False
+        self._running = False
+        self._stopped = False
+        self._initialized = False
+        self._conn: Optional[_Connection] = None
+        self._reconnect_call: Any = None
+        self._last_event_id: Optional[str] = None
+        self._put_task: Any = None  # the CooperativeTask preprocessing a put
+        self._queue: Deque[Tuple[_Connection, Event]] = deque()  # events waiting for that put
+
+    # -- public ------------------------------------------------------------------------------------
+
+    @property
+    def status_provider(self) -> DataSourceStatusProvider:
+        return self._status
+
+    @property
+    def uri(self) -> str:
+        return self._uri
+
+    def start(self) -> None:
+        """Connect (at once: the first connection has no delay). Idempotent."""
+        if self._started:
+            return
+        self._started = True
+        if self._stopped:
+            return
+        self._running = True
+        log.info("Starting StreamingUpdateProcessor connecting to uri: %s", self._uri)
+        self._connect()
+
+    def stop(self) -> "Deferred[None]":
+        """Stop for good and close the connection; fires once it is closed (at most STOP_TIMEOUT s)."""
+        if not self._stopped:
+            log.info("Stopping StreamingUpdateProcessor")
+            self._status.update_status(DataSourceState.OFF, None)
+            self._halt()
+        conn = self._conn
+        if conn is None or conn.lost or conn.transport is None:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        conn.waiters.append(d)
+        if conn.stop_timer is None:
+            conn.stop_timer = self._reactor.callLater(STOP_TIMEOUT, self._stop_timed_out, conn)
+        return d
+
+    def initialized(self) -> bool:
+        """True once a put has been stored, until the source stops."""
+        return self._initialized and self._running
+
+    def is_alive(self) -> bool:
+        return self._running
+
+    # -- connection --------------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        self._reconnect_call = None
+        if not self._running:
+            return
+        conn = self._conn = _Connection(self._last_event_id)
+        headers = dict(self._headers)
+        if self._last_event_id:
+            headers["Last-Event-ID"] = self._last_event_id
+        log.debug("Connecting to stream at %s", self._uri)
+        try:
+            d = self._http.get(self._uri, headers=headers, unbuffered=True)
+        except Exception:
+            d = fail()
+        conn.request = d
+        conn.connect_timer = self._reactor.callLater(self._config.http.connect_timeout, self._connect_timed_out, conn)
+        d.addCallbacks(self._on_response, self._on_request_failed, callbackArgs=(conn,), errbackArgs=(conn,))
+        d.addErrback(self._on_internal_error, conn)
+
+    def _connect_timed_out(self, conn: _Connection) -> None:
+        conn.connect_timer = None
+        conn.timed_out = True
+        if conn.request is not None:
+            conn.request.cancel()
+
+    def _on_response(self, response: Any, conn: _Connection) -> None:
+        conn.request = None
+        conn.cancel_timers()
+        if conn is not self._conn or not self._running:
+            _abort_body(response)
+            return
+        code = response.code
+        if code >= 400 or code == 204:
+            _abort_body(response)
+            self._http_error(conn, code)
+            return
+        content_types = response.headers.getRawHeaders(b"content-type") or [b""]
+        content_type = content_types[-1].decode("latin-1")
+        if not content_type.lower().startswith("text/event-stream"):
+            _abort_body(response)
+            self._fail(conn, DataSourceErrorKind.UNKNOWN, 0, "Unexpected Content-Type %r" % content_type,
+                       "Unexpected Content-Type %r on stream connection" % content_type)
+            return
+        conn.last_data = self._reactor.seconds()
+        conn.read_timer = self._reactor.callLater(READ_TIMEOUT, self._check_read, conn)
+        response.deliverBody(_StreamProtocol(self, conn))
+
+    def _on_request_failed(self, failure: Failure, conn: _Connection) -> None:
+        conn.request = None
+        conn.cancel_timers()
+        if conn is not self._conn or not self._running:
+            return
+        if conn.timed_out:
+            message = "no response within %ss" % self._config.http.connect_timeout
+        else:
+            message = _describe(failure)
+        self._fail(conn, DataSourceErrorKind.NETWORK_ERROR, 0, message, "Error on stream connection: %s" % message)
+
+    def _on_internal_error(self, failure: Failure, conn: _Connection) -> None:
+        log.error("Unexpected error in the stream connection: %s", failure.getErrorMessage(),
+                  exc_info=(failure.type, failure.value, failure.getTracebackObject()))
+        self._fail(conn, DataSourceErrorKind.UNKNOWN, 0, failure.getErrorMessage(), "Unexpected error")
+
+    def _check_read(self, conn: _Connection) -> None:
+        conn.read_timer = None
+        remaining = conn.last_data + READ_TIMEOUT - self._reactor.seconds()
+        if remaining > 0:
+            conn.read_timer = self._reactor.callLater(remaining, self._check_read, conn)
+            return
+        message = "no data for %ss" % READ_TIMEOUT
+        self._fail(conn, DataSourceErrorKind.NETWORK_ERROR, 0, message, "Stream read timed out (%s)" % message)
+
+    def _on_data(self, conn: _Connection, data: bytes) -> None:
+        if conn.failed:
+            return
+        conn.last_data = self._reactor.seconds()
+        try:
+            events = conn.parser.feed(data)
+            self._last_event_id = conn.parser.last_event_id
+            for event in events:
+                if conn.poisoned or not self._running:
+                    break
+                if self._put_task is not None or self._queue:
+                    self._queue.append((conn, event))
+                else:
+                    self._handle(conn, event)
+        except Exception as e:  # a bug must not escape into Twisted's HTTP machinery
+            log.exception("Unexpected error handling stream data")
+            self._bad_message(conn, DataSourceErrorKind.UNKNOWN, str(e), "Unexpected error handling stream data")
+
+    def _on_lost(self, conn: _Connection, reason: Failure) -> None:
+        conn.transport = None
+        conn.closed()
+        if conn.failed or conn is not self._conn or not self._running:
+            conn.cancel_timers()
+            return
+        if reason.check(ResponseDone, PotentialDataLoss):
+            message = "the server closed the stream connection"
+            description = "The server closed the stream connection"
+        else:
+            message = _describe(reason)
+            description = "Error on stream connection: %s" % message
+        self._fail(conn, DataSourceErrorKind.NETWORK_ERROR, 0, message, description)
+
+    def _stop_timed_out(self, conn: _Connection) -> None:
+        conn.stop_timer = None
+        log.debug("The stream connection did not report closing within %ss", STOP_TIMEOUT)
+        conn.closed()
+
+    def _drop(self, conn: _Connection) -> None:
+        conn.failed = True
+        conn.cancel_timers()
+        if conn.request is not None:
+            request, conn.request = conn.request, None
+            request.cancel()
+        if conn.transport is not None and not conn.lost:
+            try:
+                conn.transport.stopProducing()
+            except Exception:
+                log.debug("Error closing the stream connection", exc_info=True)
+
+    # -- failures ----------------------------------------------------------------------------------
+
+    def _http_error(self, conn: _Connection, code: int) -> None:
+        description = "HTTP error %d%s" % (code, " (invalid SDK key)" if code in (401, 403) else "")
+        info = DataSourceErrorInfo(DataSourceErrorKind.ERROR_RESPONSE, code, self._reactor.seconds(), description)
+        if 400 <= code < 500 and code not in _RECOVERABLE_4XX:
+            if self._stop_on_unrecoverable:
+                self._give_up(conn, info, "Received %s for stream connection - giving up permanently" % description)
+                return
+            self._fail_with(conn, info, "Received %s for stream connection" % description, unexpected=True)
+            return
+        self._fail_with(conn, info, "Received %s for stream connection" % description)
+
+    def _fail(self, conn: _Connection, kind: DataSourceErrorKind, status_code: int, message: str,
+              description: str, level: int = logging.WARNING) -> None:
+        info = DataSourceErrorInfo(kind, status_code, self._reactor.seconds(), message)
+        self._fail_with(conn, info, description, level=level)
+
+    def _fail_with(self, conn: _Connection, info: DataSourceErrorInfo, description: str,
+                   unexpected: bool = False, level: int = logging.WARNING) -> None:
+        """Drop ``conn`` (once) and, while running, reconnect after the backoff delay."""
+        if conn.failed:
+            return
+        self._drop(conn)
+        if conn is not self._conn or not self._running:
+            return
+        delay = self._backoff.record_failure(unexpected)
+        log.log(logging.ERROR if unexpected else level, "%s - will retry in %.1fs", description, delay)
+        self._status.update_status(DataSourceState.INTERRUPTED, info)
+        self._reconnect_call = self._reactor.callLater(delay, self._connect)
+
+    def _bad_message(self, conn: _Connection, kind: DataSourceErrorKind, message: str, description: str) -> None:
+        """A message could not be applied: discard the rest of its connection, drop it, reconnect."""
+        conn.poisoned = True
+        if conn is self._conn and not conn.failed:
+            self._fail(conn, kind, 0, message, "%s; will restart stream" % description, level=logging.ERROR)
+        elif self._running:  # from a connection already gone (its put finished late): report only
+            log.error("%s", description)
+            info = DataSourceErrorInfo(kind, 0, self._reactor.seconds(), message)
+            self._status.update_status(DataSourceState.INTERRUPTED, info)
+
+    def _give_up(self, conn: _Connection, info: DataSourceErrorInfo, description: str) -> None:
+        log.error("%s", description)
+        self._stopped = True
+        self._status.update_status(DataSourceState.OFF, info)
+        self._drop(conn)
+        self._halt()
+        if self._on_failure is not None:
+            try:
+                self._on_failure(info)
+            except Exception:
+                log.exception("Error in the data source's on_failure callback")
+
+    def _halt(self) -> None:
+        """Stop everything: reconnects, put preprocessing, queued events, the connection."""
+        self._stopped = True
+        self._running = False
+        if self._reconnect_call is not None:
+            call, self._reconnect_call = self._reconnect_call, None
+            if call.active():
+                call.cancel()
+        task, self._put_task = self._put_task, None
+        if task is not None:
+            try:
+                task.stop()
+            except (TaskDone, TaskFailed):
+                pass
+        if self._own_cooperator:
+            self._cooperator.stop()
+        self._queue.clear()
+        if self._conn is not None and not self._conn.failed:
+            self._drop(self._conn)
+
+    # -- messages ----------------------------------------------------------------------------------
+
+    def _handle(self, conn: _Connection, event: Event) -> None:
+        name = event.event
+        if name == "put":
+            self._put(conn, event.data)
+        elif name == "patch":
+            self._patch(conn, event.data)
+        elif name == "delete":
+            self._delete(conn, event.data)
+        else:
+            log.warning("Unhandled event in stream processor: %s", name)
+            self._backoff.record_success()
+
+    def _put(self, conn: _Connection, data: str) -> None:
+        try:
+            body = _field(_object(data), "data", dict)
+            flags = _field(body, "flags", dict)
+            segments = _field(body, "segments", dict)
+        except _InvalidData as e:
+            self._bad_message(conn, DataSourceErrorKind.INVALID_DATA, str(e), "Invalid put event: %s" % e)
+            return
+        log.debug("Received put event with %d flags and %d segments", len(flags), len(segments))
+        if getattr(self._store, "init_preprocessed", None) is None:
+            if self._store_call(conn, self._store.init, {FEATURES: flags, SEGMENTS: segments}):
+                self._put_stored()
+            return
+        out_flags: Dict[str, Any] = {}
+        out_segments: Dict[str, Any] = {}
+        task = self._put_task = self._cooperator.cooperate(_preprocess(flags, segments, out_flags, out_segments))
+        task.whenDone().addCallbacks(self._put_preprocessed, self._put_preprocess_failed,
+                                     callbackArgs=(task, conn, out_flags, out_segments), errbackArgs=(task, conn))
+
+    def _put_preprocessed(self, _: Any, task: Any, conn: _Connection, flags: dict, segments: dict) -> None:
+        if task is not self._put_task or not self._running:
+            return
+        self._put_task = None
+        if self._store_call(conn, self._store.init_preprocessed, flags, segments):
+            self._put_stored()
+        self._drain()
+
+    def _put_preprocess_failed(self, failure: Failure, task: Any, conn: _Connection) -> None:
+        if failure.check(TaskStopped) or task is not self._put_task or not self._running:
+            return
+        self._put_task = None
+        message = failure.getErrorMessage()
+        self._bad_message(conn, DataSourceErrorKind.INVALID_DATA, message, "Could not process put event: %s" % message)
+        self._drain()
+
+    def _put_stored(self) -> None:
+        self._backoff.record_success()
+        first = not self._initialized
+        self._initialized = True
+        self._status.update_status(DataSourceState.VALID, None)
+        if first:
+            log.info("StreamingUpdateProcessor initialized ok.")
+            if self._on_initialized is not None:
+                try:
+                    self._on_initialized()
+                except Exception:
+                    log.exception("Error in the data source's on_initialized callback")
+
+    def _drain(self) -> None:
+        while self._queue and self._put_task is None and self._running:
+            conn, event = self._queue.popleft()
+            if not conn.poisoned:
+                self._handle(conn, event)
+
+    def _patch(self, conn: _Connection, data: str) -> None:
+        try:
+            payload = _object(data)
+            path = _field(payload, "path", str)
+            item = _field(payload, "data", dict)
+            _field(item, "key", str)
+            _field(item, "version", int)
+        except _InvalidData as e:
+            self._bad_message(conn, DataSourceErrorKind.INVALID_DATA, str(e), "Invalid patch event: %s" % e)
+            return
+        kind, _ = _target(path)
+        if kind is None:
+            log.warning("Patch for unknown path")
+        elif not self._store_call(conn, self._store.upsert, kind, item):
+            return
+        self._backoff.record_success()
+
+    def _delete(self, conn: _Connection, data: str) -> None:
+        try:
+            payload = _object(data)
+            path = _field(payload, "path", str)
+            version = _field(payload, "version", int)
+        except _InvalidData as e:
+            self._bad_message(conn, DataSourceErrorKind.INVALID_DATA, str(e), "Invalid delete event: %s" % e)
+            return
+        kind, key = _target(path)
+        if kind is None:
+            log.warning("Delete for unknown path")
+        elif not self._store_call(conn, self._store.delete, kind, key, version):
+            return
+        self._backoff.record_success()
+
+    def _store_call(self, conn: _Connection, method: Callable[..., Any], *args: Any) -> bool:
+        try:
+            method(*args)
+            return True
+        except Exception as e:
+            message = "%s: %s" % (type(e).__name__, e)
+            self._bad_message(conn, DataSourceErrorKind.STORE_ERROR, message,
+                              "Error storing data from the stream (%s)" % message)
+            return False
+
+
+__all__ = ("StreamingDataSource", "stream_headers", "READ_TIMEOUT", "STOP_TIMEOUT")

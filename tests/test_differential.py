@@ -432,9 +432,9 @@ REGRESSION_CASES = [
                                                    variation=2)])}, {},
      [dict(USER_A, x=10 ** 400, v="18446744073709551615.0.0"), dict(USER_A, x=2 ** 64, v="1.0.0-18446744073709551616"),
       dict(USER_A, key="\U0001f600", v="1.0.0-18446744073709551614")]),
-    # Found by this test (an ldfast bug, fixed in c8df8cb): a numeric clause value (lessThan...) or a rollout weight
-    # that is an int beyond float range. The official SDK only fails (EXCEPTION, from float()) when it
-    # actually compares that value, so a flag that is off, a context without the attribute, or an
+    # Found by this test (an ldfast bug, fixed in c8df8cb): a numeric clause value (lessThan...) or
+    # a rollout weight that is an int beyond float range. The official SDK only fails (EXCEPTION,
+    # from float()) when it actually compares that value, so a flag that is off, a context without the attribute, or an
     # earlier clause value / bucket that already matched gives a normal result. ldfast gave
     # MALFORMED_FLAG for every evaluation of the flag (even when it was off).
     ("float-overflow-clause-value",
@@ -447,7 +447,8 @@ REGRESSION_CASES = [
       "g": _flag("g", on=False, offVariation=1,
                  fallthrough={"rollout": {"variations": [{"variation": 1, "weight": 10 ** 400}]}}),
       # "variation" wins over "rollout": the official SDK never even looks at this rollout
-      "h": _flag("h", fallthrough={"variation": 0, "rollout": {"variations": [{"variation": 1, "weight": 10 ** 400}]}})},
+      "h": _flag("h", fallthrough={"variation": 0,
+                                   "rollout": {"variations": [{"variation": 1, "weight": 10 ** 400}]}})},
      {}, [USER_A, dict(USER_A, key="userKeyA")]),
     # ... and inside a segment rule: ldfast marked the segment malformed (MALFORMED_FLAG whenever a
     # flag reached it, even for a context in its `included` list)

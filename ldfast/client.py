@@ -1,22 +1,27 @@
-"""LDClient: the synchronous client (launchdarkly-server-sdk 9.x API) over local flag data.
+"""LDClient: the synchronous client (launchdarkly-server-sdk 9.x API), and what it shares with
+the Twisted client (``ClientBase``).
 
-Evaluation reads the store's dicts directly and never blocks. Data arrives through a data source
-(``Config(update_processor_class=...)``: files, test data, or your own), or, with
-``use_ldd=True``, from a shared store. Streaming/polling networking and analytics events arrive in
-later ldfast releases (see README "Status").
+Evaluation reads the store's dicts directly and never blocks. Data arrives from LaunchDarkly
+(streaming, or polling with ``stream=False``) through networking that runs on a private reactor
+in a daemon thread; or through a data source of your own (``Config(update_processor_class=...)``:
+files, test data); or, with ``use_ldd=True``, from a shared store. After ``os.fork()`` a child
+process restarts its networking by itself. Analytics events arrive in a later release (README
+"Status").
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import logging
+import os
 import threading
 import time
+import weakref
 from typing import Any, Callable, Optional
 
 from ldfast._ext.evaluator import ClientCore
 from ldfast.config import Config
-from ldfast.context import Context, to_context
+from ldfast.context import to_context
 from ldfast.evaluation import EvaluationDetail, FeatureFlagsState
 from ldfast.feature_store import InMemoryFeatureStore
 
@@ -43,54 +48,76 @@ class _NullDataSource:
         return False
 
 
-class _NoNetworkDataSource(_NullDataSource):
-    """Stands where the streaming/polling source will: says plainly that it is not built yet."""
+class _ThreadedNetworkSource:
+    """Streaming or polling on a private reactor thread, seen from the application's threads."""
 
-    def __init__(self, ready: threading.Event):
-        super().__init__(False)
+    def __init__(self, config: Config, store: Any, ready: threading.Event, status: Any):
+        self._config = config
+        self._store = store
         self._ready = ready
+        self._status = status
+        self._net: Any = None
+        self._source: Any = None
+        self._stopped = False
 
     def start(self) -> None:
-        log.error(
-            "ldfast %s: streaming and polling from LaunchDarkly are not available yet; use "
-            "Config(update_processor_class=...) with ldfast.integrations.Files or TestData, "
-            "use_ldd=True, or offline=True. The client stays uninitialized.", _version()
-        )
-        self._ready.set()
+        from ldfast._reactor import ReactorThread
 
+        self._net = ReactorThread()
+        self._source = self._net.call(self._make)
+        self._net.call_soon(self._source.start)
 
-def _version() -> str:
-    from ldfast.version import VERSION
+    def _make(self) -> Any:
+        from ldfast.datasource.network import make_network_source
 
-    return VERSION
+        return make_network_source(self._config, self._store, reactor=self._net.reactor, status=self._status,
+                                   on_initialized=self._ready.set, on_failure=lambda error: self._ready.set())
+
+    def initialized(self) -> bool:
+        return self._source is not None and self._source.initialized()
+
+    def is_alive(self) -> bool:
+        return self._source is not None and self._source.is_alive()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the source and the reactor thread, within ``timeout`` seconds whatever the network does."""
+        self._stopped = True
+        net = self._net
+        if net is None:
+            return
+        deadline = time.monotonic() + timeout
+        if self._source is not None:
+            try:
+                net.call(self._source.stop, timeout=max(0.1, (deadline - time.monotonic()) * 0.6))
+            except Exception as e:  # a hung stop must not hold the caller
+                log.warning("Stopping the data source did not finish cleanly: %s", e)
+        net.stop(timeout=max(0.1, deadline - time.monotonic()))
+
+    def after_fork_in_child(self) -> None:
+        """In a forked child: the parent's reactor thread does not exist here; start networking anew."""
+        if self._stopped or self._net is None:
+            return
+        log.info("ldfast: restarting networking in forked process %d", os.getpid())
+        self._net = None
+        self._source = None
+        self.start()
 
 
 def _no_big_segment_store(key: str) -> Any:
     return None, "NOT_CONFIGURED"
 
 
-class LDClient:
-    """The LaunchDarkly client. Create one per process and share it.
+class ClientBase:
+    """What the synchronous and the Twisted clients share: config, store, the evaluation core,
+    all_flags_state, secure_mode_hash, status. Subclasses own the data source and its threads."""
 
-    ``LDClient(config, start_wait=5)`` as in launchdarkly-server-sdk 9.x; the older
-    ``LDClient("sdk-key", config)`` form is accepted too.
-    """
+    _data_source: Any
 
-    def __init__(self, config: Any = None, start_wait: Any = 5, *args: Any):
-        if isinstance(config, str):  # LDClient("sdk-key"[, config[, start_wait]])
-            sdk_key = config
-            config = start_wait if isinstance(start_wait, Config) else None
-            start_wait = args[0] if args else 5
-            config = Config(sdk_key) if config is None else config.copy_with_new_sdk_key(sdk_key)
-        elif config is None:
-            raise ValueError("LDClient needs a Config (or an SDK key string)")
+    def _setup(self, config: Any) -> None:
         if not isinstance(config, Config):
             raise TypeError("config must be an ldfast.Config, not %s" % type(config).__name__)
-        if isinstance(start_wait, bool) or not isinstance(start_wait, (int, float)) or start_wait < 0:
-            raise ValueError("start_wait must be a number of seconds >= 0, got %r" % (start_wait,))
-        if start_wait > 60:
-            log.warning("LDClient was configured to block for up to %s seconds when initializing. "
-                        "We recommend blocking no longer than 60.", start_wait)
+        from ldfast.datasource.status import DataSourceStatusProvider
+
         self._config = config
         self._offline = config.offline
         self._defaults = config._defaults
@@ -103,34 +130,16 @@ class LDClient:
         # rules (not its lists) still apply, exactly as the official client wires it.
         self._big_segments: Optional[Callable[[str], Any]] = _no_big_segment_store
         self._closed = False
+        self._warned_cached = False
+        self._status = DataSourceStatusProvider()
         self._core = ClientCore(store, self._defaults, self._offline, self._check_ready, self._big_segments)
         # The hot path: instance attributes bound straight to the (compiled) core's methods.
         self.variation = self._core.variation  # type: ignore[method-assign]
         self.variation_detail = self._core.variation_detail  # type: ignore[method-assign]
-        self._warned_cached = False
-        self._ready_event = threading.Event()
-        if self._offline:
-            log.info("Started LaunchDarkly client in offline mode")
-            self._data_source: Any = _NullDataSource(False)
-        elif config.use_ldd:
-            log.info("Started LaunchDarkly client in LDD mode")
-            self._data_source = _NullDataSource(True)
-        elif config.update_processor_class is not None:
-            self._data_source = config.update_processor_class(config, store, self._ready_event)
-        else:
-            self._data_source = _NoNetworkDataSource(self._ready_event)
-        if self._offline or config.use_ldd:
-            self._ready_event.set()
-        else:
-            self._data_source.start()
-            if start_wait > 0:
-                log.info("Waiting up to %s seconds for LaunchDarkly client to initialize...", start_wait)
-                self._ready_event.wait(start_wait)
-            if self._data_source.initialized():
-                log.info("Started LaunchDarkly client.")
-            else:
-                log.warning("Initialization timeout exceeded for LaunchDarkly client or an error occurred. "
-                            "Feature flags may not yet be available.")
+
+    def _needs_network(self) -> bool:
+        c = self._config
+        return not c.offline and not c.use_ldd and c.update_processor_class is None
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -144,6 +153,11 @@ class LDClient:
         if self._offline or self._config.use_ldd:
             return True
         return self._data_source.initialized()
+
+    @property
+    def data_source_status_provider(self) -> Any:
+        """The data source's status (state VALID/INITIALIZING/INTERRUPTED/OFF, last error) and listeners."""
+        return self._status
 
     def _check_ready(self, what: str) -> bool:
         """Whether evaluation may use the store (after a once-only warning if only the store is ready)."""
@@ -159,23 +173,6 @@ class LDClient:
         log.warning("%s called before client has initialized and the feature store has no data; "
                     "returning the default", what)
         return False
-
-    def close(self) -> None:
-        """Stop the data source. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        log.info("Closing LaunchDarkly client..")
-        try:
-            self._data_source.stop()
-        except Exception:  # a broken data source must not keep the caller from shutting down
-            log.exception("Error stopping the data source")
-
-    def __enter__(self) -> "LDClient":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
     # -- evaluation -----------------------------------------------------------------------------
 
@@ -209,8 +206,7 @@ class LDClient:
                                     bool(details_only), int(time.time() * 1000))
         return state
 
-    def all_flags(self, context: Any = None) -> Optional[dict]:
-        """Legacy: a dict of flag key to value, or None (with a warning) without a valid context."""
+    def _all_flags(self, context: Any) -> Optional[dict]:
         if context is None:
             log.warning("all_flags() called without a user/context; returning None")
             return None
@@ -220,14 +216,17 @@ class LDClient:
     def secure_mode_hash(self, context: Any) -> str:
         """HMAC-SHA256 of the context's fully qualified key with the SDK key ("" if invalid)."""
         context = to_context(context)
-        if context._error is not None or self._config.sdk_key is None:
+        if context._error is not None or not self._config.sdk_key:
             return ""
         return hmac.new(self._config.sdk_key.encode(), context.fully_qualified_key.encode(), hashlib.sha256).hexdigest()
 
     # -- analytics (the event pipeline lands in a later release; these accept and validate) --------
 
-    def track(self, event_name: str, context: Any, data: Any = None, metric_value: Any = None) -> None:
+    def track(self, event_name: str, context: Any = None, data: Any = None, metric_value: Any = None) -> None:
         """Record a custom event. Events are not delivered yet in this release (see README)."""
+        if context is None or (isinstance(context, dict) and "key" not in context and data is None):
+            log.warning("track(%r) called without a user/context; no event is recorded", event_name)
+            return
         context = to_context(context)
         if context._error is not None:
             log.warning("Invalid context for track (%s)", context._error)
@@ -240,8 +239,97 @@ class LDClient:
         elif context.key == "":
             log.warning("Empty user key for identify")
 
+
+_live_clients: "weakref.WeakSet[LDClient]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_live_clients):
+        try:
+            client._after_fork_in_child()
+        except Exception:  # never break the child process
+            log.exception("ldfast: could not restart networking after fork")
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class LDClient(ClientBase):
+    """The LaunchDarkly client. Create one per process and share it.
+
+    ``LDClient(config, start_wait=5)`` as in launchdarkly-server-sdk 9.x; the older
+    ``LDClient("sdk-key", config)`` form is accepted too. Networking runs on a private reactor in a
+    daemon thread; evaluation never touches it.
+    """
+
+    def __init__(self, config: Any = None, start_wait: Any = 5, *args: Any):
+        if isinstance(config, str):  # LDClient("sdk-key"[, config[, start_wait]])
+            sdk_key = config
+            config = start_wait if isinstance(start_wait, Config) else None
+            start_wait = args[0] if args else 5
+            config = Config(sdk_key) if config is None else config.copy_with_new_sdk_key(sdk_key)
+        elif config is None:
+            raise ValueError("LDClient needs a Config (or an SDK key string)")
+        if isinstance(start_wait, bool) or not isinstance(start_wait, (int, float)) or start_wait < 0:
+            raise ValueError("start_wait must be a number of seconds >= 0, got %r" % (start_wait,))
+        self._setup(config)
+        if start_wait > 60:
+            log.warning("LDClient was configured to block for up to %s seconds when initializing. "
+                        "We recommend blocking no longer than 60.", start_wait)
+        self._ready_event = threading.Event()
+        if self._offline:
+            log.info("Started LaunchDarkly client in offline mode")
+            self._data_source = _NullDataSource(False)
+        elif config.use_ldd:
+            log.info("Started LaunchDarkly client in LDD mode")
+            self._data_source = _NullDataSource(True)
+        elif config.update_processor_class is not None:
+            self._data_source = config.update_processor_class(config, self._store, self._ready_event)
+        else:
+            self._data_source = _ThreadedNetworkSource(config, self._store, self._ready_event, self._status)
+            _live_clients.add(self)
+        if self._offline or config.use_ldd:
+            self._ready_event.set()
+        else:
+            self._data_source.start()
+            if start_wait > 0:
+                log.info("Waiting up to %s seconds for LaunchDarkly client to initialize...", start_wait)
+                self._ready_event.wait(start_wait)
+            if self._data_source.initialized():
+                log.info("Started LaunchDarkly client.")
+            else:
+                log.warning("Initialization timeout exceeded for LaunchDarkly client or an error occurred. "
+                            "Feature flags may not yet be available.")
+
+    def _after_fork_in_child(self) -> None:
+        if not self._closed and isinstance(self._data_source, _ThreadedNetworkSource):
+            self._data_source.after_fork_in_child()
+
+    def all_flags(self, context: Any = None) -> Optional[dict]:
+        """Legacy: a dict of flag key to value, or None (with a warning) without a valid context."""
+        return self._all_flags(context)
+
+    def close(self) -> None:
+        """Stop the data source and its networking; idempotent, and bounded (~5 s) whatever the network does."""
+        if self._closed:
+            return
+        self._closed = True
+        _live_clients.discard(self)
+        log.info("Closing LaunchDarkly client..")
+        try:
+            self._data_source.stop()
+        except Exception:  # a broken data source must not keep the caller from shutting down
+            log.exception("Error stopping the data source")
+
     def flush(self) -> None:
         """Flush pending events (none are recorded yet in this release)."""
 
+    def __enter__(self) -> "LDClient":
+        return self
 
-__all__ = ("LDClient",)
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+__all__ = ("ClientBase", "LDClient")

@@ -25,6 +25,41 @@ def _parser(kind: VersionedDataKind) -> Callable[[Any], Any]:
     raise ValueError("unknown data kind %r" % (kind,))
 
 
+def _prerequisite_keys(flag: Flag) -> list:
+    if flag.error is None:
+        return [p.key for p in flag.prerequisites]
+    raw = flag.raw.get("prerequisites") if isinstance(flag.raw, dict) else None
+    return [p.get("key") for p in raw if isinstance(p, dict)] if isinstance(raw, list) else []
+
+
+def dependency_order(flags: Dict[str, Flag]) -> Dict[str, Flag]:
+    """The flags reordered so that a flag's prerequisites come before it, otherwise in their order.
+
+    This is the order the official SDK stores (and so lists, e.g. in all_flags_state) flags in.
+    """
+    if not any(f.prerequisites or f.error is not None for f in flags.values()):
+        return flags
+    remaining = dict(flags)
+    out: Dict[str, Flag] = {}
+    for key in flags:
+        first = remaining.pop(key, None)
+        if first is None:
+            continue
+        # depth-first, prerequisites first, as the official SDK's recursive sort (iteratively here)
+        stack = [(key, first, iter(_prerequisite_keys(first)))]
+        while stack:
+            k, flag, deps = stack[-1]
+            for dep in deps:
+                dep_flag = remaining.pop(dep, None) if isinstance(dep, str) else None
+                if dep_flag is not None:
+                    stack.append((dep, dep_flag, iter(_prerequisite_keys(dep_flag))))
+                    break
+            else:
+                stack.pop()
+                out[k] = flag
+    return out
+
+
 class InMemoryFeatureStore:
     """Thread-safe in-memory store with the official FeatureStore interface (raw dicts in and out)."""
 
@@ -50,6 +85,7 @@ class InMemoryFeatureStore:
             parse = _parser(kind)
             for key, raw in (items or {}).items():
                 target[key] = parse(raw)
+        flags = dependency_order(flags)
         with self._lock:
             self._flags = flags
             self._segments = segments
@@ -57,6 +93,7 @@ class InMemoryFeatureStore:
 
     def init_preprocessed(self, flags: Dict[str, Flag], segments: Dict[str, Segment]) -> None:
         """Replace all data with items already parsed by ``ldfast.model`` (e.g. in reactor-sized chunks)."""
+        flags = dependency_order(flags)
         with self._lock:
             self._flags = dict(flags)
             self._segments = dict(segments)

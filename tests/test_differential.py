@@ -39,10 +39,9 @@ except ImportError:  # pragma: no cover - depends on how pytest puts tests/ on s
 pytestmark = pytest.mark.filterwarnings("ignore:Possible .*:FutureWarning")
 
 AGAINST_OFFICIAL = os.environ.get("LDFAST_DIFF_AGAINST_OFFICIAL") == "1"
-# all_flags_state JSON is compared as data (key order ignored). The official in-memory store
-# iterates flags prerequisites-first (its init sorts them), so the order of keys in to_json_dict()
-# can differ from ldfast's; set LDFAST_DIFF_STRICT_ORDER=1 to require the same key order as well.
-STRICT_ORDER = os.environ.get("LDFAST_DIFF_STRICT_ORDER") == "1"
+# all_flags_state JSON is compared as data and, by default, in key order too: both SDKs store flags
+# prerequisites-first (their init sorts them). LDFAST_DIFF_STRICT_ORDER=0 compares data only.
+STRICT_ORDER = os.environ.get("LDFAST_DIFF_STRICT_ORDER", "1") == "1"  # ldfast stores flags prerequisites-first too
 
 CONTEXTS_PER_EXAMPLE = 20
 MAX_EXAMPLES = int(os.environ.get("LDFAST_DIFF_EXAMPLES", "1000"))

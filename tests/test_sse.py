@@ -167,6 +167,8 @@ def test_any_chunking_gives_the_same_events_as_the_whole_stream_reference(sc, se
     chunks = [data[a:b] for a, b in zip(bounds, bounds[1:])]
     events, p = parse(*chunks, last_event_id=seed)
     whole, pw = parse(data, last_event_id=seed)
+    bytewise, pb = parse(*[data[i:i + 1] for i in range(len(data))], last_event_id=seed)
+    assert bytewise == whole and pb.last_event_id == pw.last_event_id and pb.retry == pw.retry
     ref_events, ref_last, ref_retry = reference(data, seed)
     assert events == whole == ref_events
     assert p.last_event_id == pw.last_event_id == ref_last

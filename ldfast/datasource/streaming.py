@@ -108,7 +108,7 @@ class _Connection:
     """One connection attempt and its stream."""
 
     __slots__ = ("parser", "request", "connect_timer", "read_timer", "stop_timer", "last_data", "transport",
-                 "timed_out", "failed", "poisoned", "lost", "waiters")
+                 "timed_out", "failed", "poisoned", "lost", "waiters", "pending_failure")
 
     def __init__(self, last_event_id: Optional[str]):
         self.parser = SSEParser(last_event_id)
@@ -123,6 +123,7 @@ class _Connection:
         self.poisoned = False  # a bad message was seen: its later events are discarded
         self.lost = False  # the body reported connectionLost
         self.waiters: List[Deferred] = []  # stop() calls waiting for connectionLost
+        self.pending_failure: Optional[_Failed] = None  # its failure, queued behind its events
 
     def cancel_timers(self) -> None:
         for name in ("connect_timer", "read_timer"):
@@ -141,6 +142,18 @@ class _Connection:
         waiters, self.waiters = self.waiters, []
         for d in waiters:
             d.callback(None)
+
+
+class _Failed:
+    """A connection failure queued behind the events received before it."""
+
+    __slots__ = ("info", "description", "unexpected", "level")
+
+    def __init__(self, info: DataSourceErrorInfo, description: str, unexpected: bool, level: int):
+        self.info = info
+        self.description = description
+        self.unexpected = unexpected
+        self.level = level
 
 
 class _StreamProtocol(Protocol):
@@ -238,7 +251,8 @@ class StreamingDataSource:
         self._reconnect_call: Any = None
         self._last_event_id: Optional[str] = None
         self._put_task: Any = None  # the CooperativeTask preprocessing a put
-        self._queue: Deque[Tuple[_Connection, Event]] = deque()  # events waiting for that put
+        # Events (and failures) that arrived while a put was decoding, applied in order after it.
+        self._queue: Deque[Tuple[_Connection, Any]] = deque()
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -295,7 +309,8 @@ class StreamingDataSource:
             headers["Last-Event-ID"] = self._last_event_id
         log.debug("Connecting to stream at %s", self._uri)
         try:
-            d = self._http.get(self._uri, headers=headers, unbuffered=True)
+            # reactor=: treq would otherwise import (and so install) the global reactor.
+            d = self._http.get(self._uri, headers=headers, unbuffered=True, reactor=self._reactor)
         except Exception:
             d = fail()
         conn.request = d
@@ -431,6 +446,15 @@ class StreamingDataSource:
         self._drop(conn)
         if conn is not self._conn or not self._running:
             return
+        if self._put_task is not None or self._queue:
+            # Events received before the failure are still waiting for a put: report the failure
+            # (and reconnect) after them, in order, as a sequential reader would.
+            conn.pending_failure = _Failed(info, description, unexpected, level)
+            self._queue.append((conn, conn.pending_failure))
+            return
+        self._retry_later(info, description, unexpected, level)
+
+    def _retry_later(self, info: DataSourceErrorInfo, description: str, unexpected: bool, level: int) -> None:
         delay = self._backoff.record_failure(unexpected)
         log.log(logging.ERROR if unexpected else level, "%s - will retry in %.1fs", description, delay)
         self._status.update_status(DataSourceState.INTERRUPTED, info)
@@ -439,11 +463,15 @@ class StreamingDataSource:
     def _bad_message(self, conn: _Connection, kind: DataSourceErrorKind, message: str, description: str) -> None:
         """A message could not be applied: discard the rest of its connection, drop it, reconnect."""
         conn.poisoned = True
+        info = DataSourceErrorInfo(kind, 0, self._reactor.seconds(), message)
+        description += "; will restart stream"
         if conn is self._conn and not conn.failed:
-            self._fail(conn, kind, 0, message, "%s; will restart stream" % description, level=logging.ERROR)
-        elif self._running:  # from a connection already gone (its put finished late): report only
+            self._fail_with(conn, info, description, level=logging.ERROR)
+        elif conn.pending_failure is not None:  # the close queued behind this message: report this instead
+            failed = conn.pending_failure
+            failed.info, failed.description, failed.level = info, description, logging.ERROR
+        elif self._running:  # from a connection already gone and reported: report only
             log.error("%s", description)
-            info = DataSourceErrorInfo(kind, 0, self._reactor.seconds(), message)
             self._status.update_status(DataSourceState.INTERRUPTED, info)
 
     def _give_up(self, conn: _Connection, info: DataSourceErrorInfo, description: str) -> None:
@@ -566,7 +594,10 @@ class StreamingDataSource:
     def _drain(self) -> None:
         while self._queue and self._put_task is None and self._running:
             conn, event = self._queue.popleft()
-            if not conn.poisoned:
+            if isinstance(event, _Failed):
+                conn.pending_failure = None
+                self._retry_later(event.info, event.description, event.unexpected, event.level)
+            elif not conn.poisoned:
                 self._handle(conn, event)
 
     def _patch(self, conn: _Connection, data: str) -> None:

@@ -113,7 +113,7 @@ class ClientBase:
 
     _data_source: Any
 
-    def _setup(self, config: Any) -> None:
+    def _setup(self, config: Any, bind_fast_paths: bool = True) -> None:
         if not isinstance(config, Config):
             raise TypeError("config must be an ldfast.Config, not %s" % type(config).__name__)
         from ldfast.datasource.status import DataSourceStatusProvider
@@ -133,9 +133,10 @@ class ClientBase:
         self._warned_cached = False
         self._status = DataSourceStatusProvider()
         self._core = ClientCore(store, self._defaults, self._offline, self._check_ready, self._big_segments)
-        # The hot path: instance attributes bound straight to the (compiled) core's methods.
-        self.variation = self._core.variation  # type: ignore[method-assign]
-        self.variation_detail = self._core.variation_detail  # type: ignore[method-assign]
+        if bind_fast_paths:
+            # The hot path: instance attributes bound straight to the (compiled) core's methods.
+            self.variation = self._core.variation  # type: ignore[method-assign]
+            self.variation_detail = self._core.variation_detail  # type: ignore[method-assign]
 
     def _needs_network(self) -> bool:
         c = self._config
@@ -210,7 +211,7 @@ class ClientBase:
         if context is None:
             log.warning("all_flags() called without a user/context; returning None")
             return None
-        state = self.all_flags_state(context)
+        state = ClientBase.all_flags_state(self, context)
         return state.to_values_map() if state.valid else None
 
     def secure_mode_hash(self, context: Any) -> str:

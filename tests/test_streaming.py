@@ -124,9 +124,12 @@ class FakeClient:
 class ManualCooperator(Cooperator):
     """One work unit per tick, ticks run by hand: lets a test act in the middle of a put."""
 
-    def __init__(self):
+    def __init__(self, time_sliced=False):
         self.pending = []
-        super().__init__(terminationPredicateFactory=lambda: (lambda: True), scheduler=self._schedule)
+        if time_sliced:  # Twisted's default: each tick works for about 10 ms of wall time
+            super().__init__(scheduler=self._schedule)
+        else:
+            super().__init__(terminationPredicateFactory=lambda: (lambda: True), scheduler=self._schedule)
 
     def _schedule(self, fn):
         call = _ManualCall(fn)
@@ -433,8 +436,24 @@ def test_events_after_a_server_close_during_a_put_are_still_applied():
     r = h.respond()
     r.push(put([flag("a", 1)]), patch("flags", flag("a", 2)))
     r.end()  # the server closes while the put is still being decoded
+    assert h.pending_calls() == [] and h.states() == []  # the close is reported after the put, in order
     coop.run()
     assert h.store.get(FEATURES, "a")["version"] == 2
+    assert h.states() == [ST.VALID, ST.INTERRUPTED] and h.status.status.error.kind is ERR.NETWORK_ERROR
+    h.clock.advance(h.reconnect_delay())
+    assert len(h.requests) == 2
+
+
+def test_bad_put_then_server_close_reports_the_bad_data_once():
+    coop = ManualCooperator()
+    h = Harness(cooperator=coop)
+    r = h.connect_with_put([flag("a", 1)])
+    r.push(sse("put", '{"data": {"flags": {"b": {}}}}'), patch("flags", flag("a", 2)))
+    r.end()
+    coop.run()
+    assert h.states() == [ST.VALID, ST.INTERRUPTED] and h.status.status.error.kind is ERR.INVALID_DATA
+    assert h.store.get(FEATURES, "a")["version"] == 1
+    assert h.reconnect_delay() == pytest.approx(0.75)
 
 
 def test_big_put_is_decoded_in_slices():
@@ -447,6 +466,22 @@ def test_big_put_is_decoded_in_slices():
         steps += 1
         assert not h.store.initialized or not coop.pending
     assert steps >= 1100 and len(h.store.all(FEATURES)) == 1000 and len(h.store.all(SEGMENTS)) == 100
+
+
+def test_big_put_is_sliced_by_time_with_the_default_predicate():
+    coop = ManualCooperator(time_sliced=True)
+    h = Harness(cooperator=coop)
+    r = h.respond()
+    targets = [{"values": ["user-%05d" % i for i in range(200)], "variation": 0}]
+    rules = [{"id": "r%d" % j, "variation": 1, "clauses": [
+        {"attribute": "email", "op": "endsWith", "values": ["@example.com", "@example.org"]},
+        {"attribute": "plan", "op": "in", "values": ["plan-%02d" % i for i in range(50)]}]} for j in range(5)]
+    r.push(put([flag("f%04d" % i, 1, targets=targets, rules=rules) for i in range(3000)]))
+    ticks = 0
+    while coop.step():
+        ticks += 1
+        assert not h.store.initialized or not coop.pending  # swapped in only at the end
+    assert ticks >= 3 and len(h.store.all(FEATURES)) == 3000
 
 
 # -- malformed messages ---------------------------------------------------------------------------

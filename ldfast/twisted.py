@@ -1,0 +1,187 @@
+"""TwistedLDClient and TwistedConfig: the client for applications that run a Twisted reactor.
+
+The API of LaunchDarkly's Twisted SDK reference: ``TwistedLDClient("YOUR_SDK_KEY", config)``,
+``TwistedConfig(base_uri, connect_timeout, read_timeout)``, users as plain dicts, and Deferreds from
+``variation``, ``flush`` and friends. Everything runs on the application's reactor (injectable);
+flag data is in memory, so evaluation Deferreds have already fired when returned.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+
+from twisted.internet.defer import Deferred, fail, succeed
+
+from ldfast.client import ClientBase, _NullDataSource
+from ldfast.config import DEFAULT_BASE_URI, Config, HTTPConfig
+from ldfast.evaluation import EvaluationDetail, FeatureFlagsState
+
+log = logging.getLogger(__name__)
+
+
+class TwistedConfig(Config):
+    """``TwistedConfig(base_uri, connect_timeout, read_timeout, **config_keywords)``.
+
+    The three positional arguments of the Twisted SDK reference (base URI, connect and read timeout
+    in seconds); every ``ldfast.Config`` keyword is accepted too (``stream_uri``, ``events_uri``,
+    ``offline``, ``stream``, ``poll_interval``, ...). The SDK key is the client's first argument.
+    """
+
+    def __init__(self, base_uri: str = DEFAULT_BASE_URI, connect_timeout: float = 10, read_timeout: float = 15,
+                 **kwargs: Any):
+        if "http" in kwargs:
+            raise TypeError("TwistedConfig takes connect_timeout/read_timeout, not http=")
+        sdk_key = kwargs.pop("sdk_key", None)
+        super().__init__(sdk_key, base_uri=base_uri,
+                         http=HTTPConfig(connect_timeout=connect_timeout, read_timeout=read_timeout), **kwargs)
+
+
+class InitializationError(Exception):
+    """The client could not initialize: an unrecoverable error, or the timeout passed."""
+
+
+class TwistedLDClient(ClientBase):
+    """The LaunchDarkly client for Twisted applications. Create one and share it.
+
+    ``TwistedLDClient(sdk_key, config=None, reactor=None, http_client=None)``; ``reactor`` defaults
+    to the global one (imported only then), ``http_client`` to a treq client with a connection pool.
+    """
+
+    def __init__(self, sdk_key: Optional[str] = None, config: Optional[Config] = None, reactor: Any = None,
+                 http_client: Any = None):
+        if config is None:
+            config = TwistedConfig()
+        if sdk_key is not None:
+            config = config.copy_with_new_sdk_key(sdk_key)
+        if reactor is None:
+            from twisted.internet import reactor as global_reactor
+
+            reactor = global_reactor
+        self._reactor = reactor
+        self._http_client = http_client
+        self._init_waiters: list = []
+        self._init_failure: Optional[Any] = None
+        self._setup(config, bind_fast_paths=False)
+        self._data_source = _NullDataSource(False)
+        if self._offline:
+            log.info("Started LaunchDarkly client in offline mode")
+        elif config.use_ldd:
+            self._data_source = _NullDataSource(True)
+        else:
+            self._start_source()
+
+    # -- data source --------------------------------------------------------------------------
+
+    def _start_source(self) -> None:
+        config = self._config
+        if config.update_processor_class is not None:
+            import threading
+
+            ready = threading.Event()
+            self._data_source = config.update_processor_class(config, self._store, ready)
+            self._data_source.start()
+            if self._data_source.initialized():
+                self._reactor.callLater(0, self._initialized)
+            return
+        from ldfast.datasource.network import make_network_source
+
+        self._init_failure = None
+        self._data_source = make_network_source(config, self._store, reactor=self._reactor, status=self._status,
+                                                http_client=self._http_client, on_initialized=self._initialized,
+                                                on_failure=self._failed)
+        self._data_source.start()
+
+    def _initialized(self) -> None:
+        waiters, self._init_waiters = self._init_waiters, []
+        for d in waiters:
+            d.callback(None)
+
+    def _failed(self, error: Any) -> None:
+        self._init_failure = error
+        waiters, self._init_waiters = self._init_waiters, []
+        for d in waiters:
+            d.errback(InitializationError("LaunchDarkly data source failed: %s" % getattr(error, "message", error)))
+
+    def wait_for_initialization(self, timeout: float = 5.0) -> "Deferred[None]":
+        """Fires when the first full data set is stored; fails on timeout or an unrecoverable error."""
+        if self.is_initialized():
+            return succeed(None)
+        if self._offline:
+            return fail(InitializationError("the client is offline"))
+        if self._init_failure is not None:
+            return fail(InitializationError("LaunchDarkly data source failed: %s"
+                                            % getattr(self._init_failure, "message", self._init_failure)))
+        d: Deferred[None] = Deferred()
+        self._init_waiters.append(d)
+
+        def timed_out() -> None:
+            if d in self._init_waiters:
+                self._init_waiters.remove(d)
+                d.errback(InitializationError("not initialized within %s s" % timeout))
+
+        call = self._reactor.callLater(timeout, timed_out)
+        d.addBoth(lambda r: (call.active() and call.cancel(), r)[1])
+        return d
+
+    def set_offline(self) -> "Deferred[None]":
+        """Stop all network activity; evaluations return defaults (CLIENT_NOT_READY)."""
+        self._offline = True
+        self._core.offline = True
+        source, self._data_source = self._data_source, _NullDataSource(False)
+        return _stop(source)
+
+    def set_online(self) -> "Deferred[None]":
+        """Resume network activity (a new connection); evaluations use flag data again."""
+        if not self._offline or self._closed:
+            return succeed(None)
+        self._offline = False
+        self._core.offline = False
+        self._core.ready = False
+        if self._config.use_ldd:
+            self._data_source = _NullDataSource(True)
+        else:
+            self._start_source()
+        return succeed(None)
+
+    def close(self) -> "Deferred[None]":
+        """Stop the data source; fires when it is stopped (bounded). Idempotent."""
+        if self._closed:
+            return succeed(None)
+        self._closed = True
+        log.info("Closing LaunchDarkly client..")
+        return _stop(self._data_source)
+
+    # -- the Deferred API -----------------------------------------------------------------------
+
+    def variation(self, key: str, user: Any, default: Any) -> "Deferred[Any]":  # type: ignore[override]
+        """The flag's value for the user/context (a Deferred that has already fired)."""
+        return succeed(self._core.variation(key, user, default))
+
+    def variation_detail(self, key: str, user: Any, default: Any) -> "Deferred[EvaluationDetail]":  # type: ignore[override]
+        return succeed(self._core.variation_detail(key, user, default))
+
+    def all_flags_state(self, user: Any, **kwargs: Any) -> "Deferred[FeatureFlagsState]":  # type: ignore[override]
+        return succeed(ClientBase.all_flags_state(self, user, **kwargs))
+
+    def all_flags(self, user: Any = None) -> "Deferred[Optional[dict]]":
+        """A Deferred firing with {flag key: value}, or None (and a warning) without a user."""
+        return succeed(self._all_flags(user))
+
+    def flush(self) -> "Deferred[None]":
+        """Deliver pending events (none are recorded yet in this release: fires at once)."""
+        return succeed(None)
+
+
+def _stop(source: Any) -> "Deferred[None]":
+    try:
+        result = source.stop()
+    except Exception:
+        log.exception("Error stopping the data source")
+        return succeed(None)
+    if isinstance(result, Deferred):
+        result.addErrback(lambda f: log.warning("Stopping the data source: %s", f.getErrorMessage()))
+        return result
+    return succeed(None)
+
+
+__all__ = ("TwistedConfig", "TwistedLDClient", "InitializationError")

@@ -121,6 +121,8 @@ class ClientBase:
         self._config = config
         self._offline = config.offline
         self._defaults = config._defaults
+        if not self._offline and not config.sdk_key and self._needs_network():
+            log.warning("Missing or blank SDK key")
         store = config.feature_store
         if not isinstance(store, InMemoryFeatureStore):
             raise TypeError("feature_store must be an ldfast feature store (persistent stores arrive "

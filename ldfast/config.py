@@ -202,8 +202,6 @@ class Config:
         self._enable_event_compression = _check_type("enable_event_compression", enable_event_compression, bool)
         self._omit_anonymous_contexts = _check_type("omit_anonymous_contexts", omit_anonymous_contexts, bool)
         self._payload_filter_key = _check_type("payload_filter_key", payload_filter_key, str, allow_none=True)
-        if not self._offline and self._sdk_key == "":
-            log.warning("Missing or blank SDK key")
 
     def copy_with_new_sdk_key(self, new_sdk_key: str) -> "Config":
         import copy

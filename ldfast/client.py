@@ -135,6 +135,10 @@ class ClientBase:
         self._warned_cached = False
         self._status = DataSourceStatusProvider()
         self._core = ClientCore(store, self._defaults, self._offline, self._check_ready, self._big_segments)
+        from ldfast.flag_tracker import FlagTracker
+
+        self._flag_tracker = FlagTracker(lambda key, context: self._core.variation(key, context, None))
+        store.add_change_listener(self._flag_tracker.notify)
         if bind_fast_paths:
             # The hot path: instance attributes bound straight to the (compiled) core's methods.
             self.variation = self._core.variation  # type: ignore[method-assign]
@@ -156,6 +160,11 @@ class ClientBase:
         if self._offline or self._config.use_ldd:
             return True
         return self._data_source.initialized()
+
+    @property
+    def flag_tracker(self) -> Any:
+        """Flag change and flag value change listeners (``ldfast.flag_tracker.FlagTracker``)."""
+        return self._flag_tracker
 
     @property
     def data_source_status_provider(self) -> Any:

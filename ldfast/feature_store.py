@@ -6,11 +6,14 @@ Deleted items are kept as tombstones so that an older update can never resurrect
 """
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, Callable, Dict, Mapping
 
 from ldfast.model import Flag, Segment, parse_flag, parse_segment
 from ldfast.versioned_data_kind import FEATURES, SEGMENTS, VersionedDataKind
+
+log = logging.getLogger(__name__)
 
 
 def _identity(x: Any) -> Any:
@@ -60,10 +63,46 @@ def dependency_order(flags: Dict[str, Flag]) -> Dict[str, Flag]:
     return out
 
 
+def _dependents(flags: Dict[str, Flag], segments: Dict[str, Segment]) -> Dict[tuple, set]:
+    """(kind, key) -> the (kind, key)s that use it: prerequisites and segmentMatch clauses."""
+    out: Dict[tuple, set] = {}
+    for fkey, flag in flags.items():
+        if flag.error is not None or flag.deleted:
+            continue
+        for p in flag.prerequisites:
+            out.setdefault(("features", p.key), set()).add(("features", fkey))
+        for rule in flag.rules:
+            for clause in rule.clauses:
+                if clause.is_segment_match:
+                    for sk in clause.values:
+                        if isinstance(sk, str):
+                            out.setdefault(("segments", sk), set()).add(("features", fkey))
+    for skey, seg in segments.items():
+        if seg.error is not None or seg.deleted:
+            continue
+        for rule in seg.rules:
+            for clause in rule.clauses:
+                if clause.is_segment_match:
+                    for sk in clause.values:
+                        if isinstance(sk, str):
+                            out.setdefault(("segments", sk), set()).add(("segments", skey))
+    return out
+
+
+def _changed(old: Dict[str, Any], new: Dict[str, Any]) -> set:
+    keys = set()
+    for k in old.keys() | new.keys():
+        a, b = old.get(k), new.get(k)
+        if a is None or b is None or a.version != b.version or a.deleted != b.deleted:
+            keys.add(k)
+    return keys
+
+
 class InMemoryFeatureStore:
     """Thread-safe in-memory store with the official FeatureStore interface (raw dicts in and out)."""
 
     def __init__(self) -> None:
+        self._change_listeners: list = []
         self._lock = threading.Lock()
         self._flags: Dict[str, Flag] = {}
         self._segments: Dict[str, Segment] = {}
@@ -87,17 +126,21 @@ class InMemoryFeatureStore:
                 target[key] = parse(raw)
         flags = dependency_order(flags)
         with self._lock:
+            old = (self._flags, self._segments)
             self._flags = flags
             self._segments = segments
             self._initialized = True
+        self._notify_replaced(old)
 
     def init_preprocessed(self, flags: Dict[str, Flag], segments: Dict[str, Segment]) -> None:
         """Replace all data with items already parsed by ``ldfast.model`` (e.g. in reactor-sized chunks)."""
         flags = dependency_order(flags)
         with self._lock:
+            old = (self._flags, self._segments)
             self._flags = dict(flags)
             self._segments = dict(segments)
             self._initialized = True
+        self._notify_replaced(old)
 
     def upsert(self, kind: VersionedDataKind, item: dict) -> bool:
         """Store an item unless the stored one has the same or a higher version; True if stored."""
@@ -109,11 +152,49 @@ class InMemoryFeatureStore:
             if old is not None and old.version >= parsed.version:
                 return False
             items[key] = parsed
-            return True
+        if self._change_listeners:
+            self._notify({(kind.namespace, key)})
+        return True
 
     def delete(self, kind: VersionedDataKind, key: str, version: int) -> bool:
         """Store a tombstone for ``key`` at ``version`` (same version rule as upsert)."""
         return self.upsert(kind, {"key": key, "version": version, "deleted": True})
+
+    # -- change notification (for the flag tracker) -------------------------------------------
+
+    def add_change_listener(self, listener: Callable[[set], Any]) -> None:
+        """``listener(flag_keys)`` after each update, with every flag affected (dependents too)."""
+        self._change_listeners.append(listener)
+
+    def _notify_replaced(self, old: tuple) -> None:
+        if not self._change_listeners:
+            return
+        changed = {("features", k) for k in _changed(old[0], self._flags)}
+        changed |= {("segments", k) for k in _changed(old[1], self._segments)}
+        # dependents under the old data too: a flag that stopped using a changed item changed as well
+        self._notify(changed, old)
+
+    def _notify(self, changed: set, old: Any = None) -> None:
+        graphs = [_dependents(self._flags, self._segments)]
+        if old is not None:
+            graphs.append(_dependents(old[0], old[1]))
+        seen = set(changed)
+        todo = list(changed)
+        while todo:
+            item = todo.pop()
+            for graph in graphs:
+                for dep in graph.get(item, ()):
+                    if dep not in seen:
+                        seen.add(dep)
+                        todo.append(dep)
+        flag_keys = [k for kind, k in seen if kind == "features"]
+        if not flag_keys:
+            return
+        for listener in list(self._change_listeners):
+            try:
+                listener(flag_keys)
+            except Exception:  # a listener must never break the data source
+                log.exception("Error in a store change listener")
 
     def get(self, kind: VersionedDataKind, key: str, callback: Callable[[Any], Any] = _identity) -> Any:
         """The raw item, or None if it is absent or deleted."""

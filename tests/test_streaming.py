@@ -28,7 +28,7 @@ from ldfast.datasource import (
     DataSourceStatusProvider,
     StreamingDataSource,
 )
-from ldfast.datasource._payload import InvalidData, put_items
+from ldfast.datasource._payload import InvalidData, all_data_items, put_items
 from ldfast.datasource.streaming import READ_TIMEOUT, STOP_TIMEOUT
 from ldfast.feature_store import InMemoryFeatureStore
 from ldfast.version import VERSION
@@ -1087,3 +1087,14 @@ def test_real_treq_client_error_status_and_server_close():
     h.clock.advance(h.reconnect_delay())
     assert len(agent.connections) == 3
     h.source.stop()
+
+
+def test_polling_body_decoder():
+    flags, segments = {}, {}
+    steps = list(all_data_items(' {"segments": {"s": {"v": 1}}, "flags": {"a": {}, "b": {"x": [1]}}} ',
+                                flags, segments, lambda x: ("F", x), lambda x: ("S", x)))
+    assert len(steps) == 3
+    assert flags == {"a": ("F", {}), "b": ("F", {"x": [1]})} and segments == {"s": ("S", {"v": 1})}
+    for bad in ['{"flags": {}}', '{"flags": {}, "segments": {}} []', '{"data": {"flags": {}, "segments": {}}}']:
+        with pytest.raises(InvalidData):
+            list(all_data_items(bad, {}, {}, lambda x: x, lambda x: x))

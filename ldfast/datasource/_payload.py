@@ -100,8 +100,8 @@ class _Cursor:
 
 def put_items(text: str, flags: Dict[str, Any], segments: Dict[str, Any],
               parse_flag: Callable[[Any], Any], parse_segment: Callable[[Any], Any]) -> Iterator[None]:
-    """Decode a put ``{"path": ..., "data": {"flags": {...}, "segments": {...}}}`` into ``flags`` and
-    ``segments`` (each item through its parser), yielding after every item.
+    """Decode a stream put ``{"path": ..., "data": {"flags": {...}, "segments": {...}}}`` into
+    ``flags`` and ``segments`` (each item through its parser), yielding after every item.
 
     Raises InvalidData, at whatever step finds it, if the text is not valid JSON or ``data``,
     ``data.flags`` or ``data.segments`` is missing or not an object; the dicts are then partial.
@@ -115,32 +115,51 @@ def put_items(text: str, flags: Dict[str, Any], segments: Dict[str, Any],
             if key == "data":
                 data_ok = False
             continue
-        seen = {"flags": False, "segments": False}
-        flags.clear()
-        segments.clear()
-        for name in cur.members():
-            if name not in seen:
-                cur.value()
-                continue
-            if cur.peek() != "{":
-                cur.value()
-                seen[name] = False
-                continue
-            seen[name] = True
-            out, parse = (flags, parse_flag) if name == "flags" else (segments, parse_segment)
-            out.clear()
-            for item_key in cur.members():
-                out[item_key] = parse(cur.value())
-                yield None
-        for name, ok in seen.items():
-            if not ok:
-                raise InvalidData('"%s" is missing or not an object' % name)
+        yield from _all_data(cur, flags, segments, parse_flag, parse_segment)
         data_ok = True
-    cur.ws()
-    if cur.i != len(text):
-        raise InvalidData("unparseable JSON (extra data at char %d)" % cur.i)
+    _end(cur)
     if not data_ok:
         raise InvalidData('"data" is missing or not an object')
 
 
-__all__ = ("InvalidData", "loads_object", "field", "put_items")
+def all_data_items(text: str, flags: Dict[str, Any], segments: Dict[str, Any],
+                   parse_flag: Callable[[Any], Any], parse_segment: Callable[[Any], Any]) -> Iterator[None]:
+    """As :func:`put_items`, for a polling body ``{"flags": {...}, "segments": {...}}``."""
+    cur = _Cursor(text)
+    cur.ws()
+    yield from _all_data(cur, flags, segments, parse_flag, parse_segment)
+    _end(cur)
+
+
+def _end(cur: _Cursor) -> None:
+    cur.ws()
+    if cur.i != len(cur.s):
+        raise InvalidData("unparseable JSON (extra data at char %d)" % cur.i)
+
+
+def _all_data(cur: _Cursor, flags: Dict[str, Any], segments: Dict[str, Any],
+              parse_flag: Callable[[Any], Any], parse_segment: Callable[[Any], Any]) -> Iterator[None]:
+    """The object at the cursor, which must hold "flags" and "segments" objects (the last of each wins)."""
+    seen = {"flags": False, "segments": False}
+    flags.clear()
+    segments.clear()
+    for name in cur.members():
+        if name not in seen:
+            cur.value()
+            continue
+        if cur.peek() != "{":
+            cur.value()
+            seen[name] = False
+            continue
+        seen[name] = True
+        out, parse = (flags, parse_flag) if name == "flags" else (segments, parse_segment)
+        out.clear()
+        for item_key in cur.members():
+            out[item_key] = parse(cur.value())
+            yield None
+    for name, ok in seen.items():
+        if not ok:
+            raise InvalidData('"%s" is missing or not an object' % name)
+
+
+__all__ = ("InvalidData", "loads_object", "field", "put_items", "all_data_items")

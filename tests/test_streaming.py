@@ -267,7 +267,7 @@ def test_first_request_is_immediate_with_the_official_headers():
     assert len(h.requests) == 1
     req = h.requests[0]
     assert req.url == "https://stream.example.com/all?filter=mobile+%26+web"
-    assert req.kwargs == {"unbuffered": True, "reactor": h.clock}
+    assert req.kwargs == {"unbuffered": True}
     assert req.headers == {
         "Authorization": SDK_KEY,
         "User-Agent": "PythonClient/" + VERSION,
@@ -1098,3 +1098,17 @@ def test_polling_body_decoder():
     for bad in ['{"flags": {}}', '{"flags": {}, "segments": {}} []', '{"data": {"flags": {}, "segments": {}}}']:
         with pytest.raises(InvalidData):
             list(all_data_items(bad, {}, {}, lambda x: x, lambda x: x))
+
+
+def test_default_http_client_passes_our_reactor_to_treq():
+    from treq.client import HTTPClient
+
+    clock = MemoryReactorClock()
+    source = StreamingDataSource(Config(SDK_KEY), InMemoryFeatureStore(), reactor=clock)
+    client = source._http
+    assert isinstance(client._client, HTTPClient)
+    seen = []
+    client._client = type("Spy", (), {"get": lambda self, url, **kw: seen.append(kw) or Deferred()})()
+    source.start()
+    assert seen == [{"headers": seen[0]["headers"], "unbuffered": True, "reactor": clock}]
+    source.stop()

@@ -101,7 +101,24 @@ def _default_http_client(reactor: Any, config: Any) -> Any:
         log.warning("The default stream HTTP client does not apply http_proxy, ca_certs, cert_file or "
                     "disable_ssl_verification; pass an http_client configured for them")
     pool = HTTPConnectionPool(reactor, persistent=False)
-    return HTTPClient(Agent(reactor, connectTimeout=http.connect_timeout, pool=pool))
+    return _ReactorBoundClient(HTTPClient(Agent(reactor, connectTimeout=http.connect_timeout, pool=pool)), reactor)
+
+
+class _ReactorBoundClient:
+    """A treq HTTPClient whose requests name our reactor: without ``reactor=``, treq imports (and so
+    installs) the global reactor, and an application could then no longer install the one it wants."""
+
+    def __init__(self, client: Any, reactor: Any):
+        self._client = client
+        self._reactor = reactor
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("reactor", self._reactor)
+        return self._client.get(url, **kwargs)
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("reactor", self._reactor)
+        return self._client.request(method, url, **kwargs)
 
 
 class _Connection:
@@ -309,8 +326,7 @@ class StreamingDataSource:
             headers["Last-Event-ID"] = self._last_event_id
         log.debug("Connecting to stream at %s", self._uri)
         try:
-            # reactor=: treq would otherwise import (and so install) the global reactor.
-            d = self._http.get(self._uri, headers=headers, unbuffered=True, reactor=self._reactor)
+            d = self._http.get(self._uri, headers=headers, unbuffered=True)
         except Exception:
             d = fail()
         conn.request = d

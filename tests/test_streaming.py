@@ -868,20 +868,24 @@ def test_callback_errors_are_logged_not_raised(caplog):
 
 def test_freeze_gc_restores_the_collector():
     assert gc.isenabled()
-    coop = ManualCooperator()
-    h = Harness(cooperator=coop, freeze_gc=True)
-    r = h.respond()
-    r.push(put([flag("a", 1), flag("b", 1)]))
-    coop.step()
-    assert not gc.isenabled()  # paused while the put is decoded
-    coop.run()
-    assert gc.isenabled() and h.store.initialized and gc.get_freeze_count() > 0
-    gc.unfreeze()
-    r.push(put([flag("a", 1)]))  # and stopping half-way re-enables it too
-    coop.step()
-    assert not gc.isenabled()
-    h.source.stop()
-    assert gc.isenabled()
+    try:
+        coop = ManualCooperator()
+        h = Harness(cooperator=coop, freeze_gc=True)
+        r = h.respond()
+        r.push(put([flag("a", 1), flag("b", 1)]))
+        coop.step()
+        assert not gc.isenabled()  # paused while the put is decoded
+        coop.run()
+        assert gc.isenabled() and h.store.initialized and gc.get_freeze_count() > 0
+        gc.unfreeze()
+        r.push(put([flag("a", 1)]))  # and stopping half-way re-enables it too
+        coop.step()
+        assert not gc.isenabled()
+        h.source.stop()
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
+        gc.unfreeze()
 
 
 # -- status provider ------------------------------------------------------------------------------

@@ -7,6 +7,10 @@ from typing import Any, Callable, Optional
 def make_network_source(config: Any, store: Any, *, reactor: Any, status: Any, http_client: Any = None,
                         on_initialized: Optional[Callable[[], Any]] = None,
                         on_failure: Optional[Callable[[Any], Any]] = None) -> Any:
+    if http_client is None:
+        from ldfast._http import make_http_client
+
+        http_client = make_http_client(reactor, config, persistent=not config.stream)
     if config.stream:
         from ldfast.datasource.streaming import StreamingDataSource
 

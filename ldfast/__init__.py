@@ -9,6 +9,7 @@ from ldfast.client import LDClient
 from ldfast.config import BigSegmentsConfig, Config, HTTPConfig
 from ldfast.context import Context, ContextBuilder, ContextMultiBuilder
 from ldfast.evaluation import BigSegmentsStatus, EvaluationDetail, FeatureFlagsState
+from ldfast.twisted import TwistedConfig, TwistedLDClient
 from ldfast.version import VERSION
 
 __version__ = VERSION
@@ -58,6 +59,8 @@ __all__ = (
     "FeatureFlagsState",
     "HTTPConfig",
     "LDClient",
+    "TwistedConfig",
+    "TwistedLDClient",
     "VERSION",
     "extensions_enabled",
     "get",

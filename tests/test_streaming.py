@@ -1116,3 +1116,26 @@ def test_default_http_client_passes_our_reactor_to_treq():
     source.start()
     assert seen == [{"headers": seen[0]["headers"], "unbuffered": True, "reactor": clock}]
     source.stop()
+
+
+def test_default_client_times_tls_with_our_reactor_not_the_global_one():
+    # Twisted's Agent wraps TLS without a clock, so TLS schedules its writes on the global reactor,
+    # which never runs beside a private reactor: the handshake would hang.
+    from twisted.internet.protocol import Factory
+    from twisted.web.client import URI
+
+    from ldfast.datasource._client import _EndpointFactory
+
+    clock = MemoryReactorClock()
+    factory = _EndpointFactory(clock, 3, _FakePolicy())
+    tls = factory.endpointForURI(URI.fromBytes(b"https://stream.example.com/all"))
+    assert tls._wrapperFactory(Factory())._clock is clock
+    plain = factory.endpointForURI(URI.fromBytes(b"http://relay.local:8030/all"))
+    assert plain._hostText == "relay.local" and plain._port == 8030 and plain._timeout == 3
+
+
+class _FakePolicy:
+    def creatorForNetloc(self, host, port):
+        from twisted.internet import ssl
+
+        return ssl.optionsForClientTLS(host.decode())

@@ -1111,10 +1111,18 @@ def test_default_http_client_passes_our_reactor_to_treq():
     source = StreamingDataSource(Config(SDK_KEY), InMemoryFeatureStore(), reactor=clock)
     client = source._http
     assert isinstance(client._client, HTTPClient)
-    seen = []
-    client._client = type("Spy", (), {"get": lambda self, url, **kw: seen.append(kw) or Deferred()})()
+
+    class Spy:
+        def __init__(self):
+            self.calls = []
+
+        def get(self, url, **kwargs):
+            self.calls.append(kwargs)
+            return Deferred()
+
+    client._client = spy = Spy()
     source.start()
-    assert seen == [{"headers": seen[0]["headers"], "unbuffered": True, "reactor": clock}]
+    assert [(kw["unbuffered"], kw["reactor"]) for kw in spy.calls] == [(True, clock)]
     source.stop()
 
 

@@ -1,4 +1,5 @@
-"""TLS is verified by default: a real local HTTPS stream with a self-signed certificate is refused."""
+"""TLS: verified by default, a private CA through ca_certs, or verification off — against a real
+local HTTPS stream (its own reactor) with a self-signed certificate."""
 import datetime
 import ipaddress
 import json
@@ -9,6 +10,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from twisted.internet import ssl
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.web import resource, server
 
 import ldfast
@@ -44,9 +46,7 @@ class Stream(resource.Resource):
     def render_GET(self, request):
         request.setHeader(b"content-type", b"text/event-stream")
         put = {"path": "/", "data": {"flags": {"f": FLAG}, "segments": {}}}
-        body = b"event: put\ndata: " + json.dumps(put).encode() + b"\n\n"
-        request.write(body)
-        request.finish()  # the client reconnects after the stream ends; initialized by then
+        request.write(b"event: put\ndata: " + json.dumps(put).encode() + b"\n\n")
         return server.NOT_DONE_YET
 
 
@@ -54,7 +54,9 @@ class Stream(resource.Resource):
 def https_stream(tmp_path_factory):
     ca_path, cert = self_signed(tmp_path_factory.mktemp("tls"))
     net = ReactorThread("tls-server")
-    port = net.call(lambda: net.reactor.listenSSL(0, server.Site(Stream()), cert.options(), interface="127.0.0.1"))
+    # TLS with this reactor as its clock (listenSSL would use the global reactor's)
+    factory = TLSMemoryBIOFactory(cert.options(), False, server.Site(Stream()), clock=net.reactor)
+    port = net.call(lambda: net.reactor.listenTCP(0, factory, interface="127.0.0.1"))
     yield "https://127.0.0.1:%d" % port.getHost().port, ca_path
     net.call(port.stopListening)
     net.stop()
@@ -73,5 +75,23 @@ def test_untrusted_certificate_is_refused_by_default(https_stream):
         assert not client.is_initialized()
         error = client.data_source_status_provider.status.error
         assert error is not None and "certificate" in (error.message or "").lower(), error and error.message
+    finally:
+        client.close()
+
+
+def test_ca_certs_trusts_a_private_ca(https_stream):
+    uri, ca_path = https_stream
+    client = client_for(uri, ca_certs=ca_path)
+    try:
+        assert client.is_initialized() and client.variation("f", {"key": "u"}, None) == "tls-ok"
+    finally:
+        client.close()
+
+
+def test_verification_can_be_disabled(https_stream):
+    uri, _ = https_stream
+    client = client_for(uri, disable_ssl_verification=True)
+    try:
+        assert client.is_initialized() and client.variation("f", {"key": "u"}, None) == "tls-ok"
     finally:
         client.close()

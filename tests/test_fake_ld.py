@@ -342,6 +342,7 @@ def test_polling_faults(fake):
     with pytest.raises((TimeoutError, urllib.error.URLError)):
         poll(fake, timeout=SHORT)
     fake.drop_polls()
+    fake.wait_for(lambda: fake.open_polls == 0, T, "no open polls")
     with pytest.raises(urllib.error.HTTPError) as info:
         poll(fake)
     assert info.value.code == 401

@@ -363,8 +363,7 @@ def test_polling_a_stalled_response_times_out(fake, make_client):
     fake.wait_for_polls(1)
     assert errors.wait(T), "a poll with no answer was never given up (connect_timeout + read_timeout = 0.5 s)"
     assert not client.is_initialized()
-    fake.call(lambda: None)  # a round trip, so the client's abandonment is seen by the fake
-    fake.wait_for(lambda: not fake.server._open_polls, T, "the stalled poll closed by the client")
+    fake.wait_for(lambda: fake.open_polls == 0, T, "the stalled poll closed by the client")
 
 
 def test_close_is_bounded_while_a_poll_stalls(fake, make_client):

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Optional
 from urllib.parse import urlencode
 
 import treq
-from twisted.internet.defer import Deferred, inlineCallbacks, succeed
+from twisted.internet.defer import CancelledError, Deferred, inlineCallbacks, succeed
 from twisted.internet.task import Cooperator
 
 from ldfast.datasource._payload import InvalidData, loads_object
@@ -104,17 +104,25 @@ class PollingDataSource:
         headers = dict(self._headers)
         if self._etag:
             headers["If-None-Match"] = self._etag
+        # One deadline for the whole exchange (headers and body), on this reactor (treq's own
+        # timeout would use the global reactor's clock).
         timeout = self._config.http.connect_timeout + self._config.http.read_timeout
-        self._request = self._http.get(self._uri, headers=headers, timeout=timeout)
+        self._request = self._http.get(self._uri, headers=headers)
+        deadline = self._reactor.callLater(timeout, self._give_up_request)
         try:
             response = yield self._request
-            body = yield treq.content(response)
+            self._request = treq.content(response)
+            body = yield self._request
         except Exception as e:
             if self._running:
+                if isinstance(e, CancelledError):
+                    e = "no complete answer within %s s" % timeout
                 self._error(DataSourceErrorKind.NETWORK_ERROR, 0, "network error: %s" % (e,))
             return
         finally:
             self._request = None
+            if deadline.active():
+                deadline.cancel()
         if not self._running:
             return
         code = response.code
@@ -166,6 +174,10 @@ class PollingDataSource:
             log.info("PollingUpdateProcessor initialized ok")
             if self._on_initialized is not None:
                 self._on_initialized()
+
+    def _give_up_request(self) -> None:
+        if self._request is not None:
+            self._request.cancel()
 
     def _error(self, kind: str, code: int, message: str) -> None:
         log.warning("Polling for flag data failed (%s); will retry in %s s", message, self._config.poll_interval)

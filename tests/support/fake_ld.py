@@ -237,6 +237,12 @@ class FakeLaunchDarkly:
         with self._cond:
             return list(self._poll_requests)
 
+    @property
+    def open_polls(self) -> int:
+        """Polling connections left open by a ``stall`` fault, until closed by either side."""
+        with self._cond:
+            return len(self._open_polls)
+
     def event_payloads(self, path: Optional[str] = None) -> List[RecordedRequest]:
         """Requests to ``/bulk`` and ``/diagnostic`` (or only to ``path``), oldest first; ``.json`` is the body."""
         with self._cond:
@@ -664,6 +670,10 @@ class FakeLaunchDarklyThread:
     @property
     def poll_requests(self) -> List[RecordedRequest]:
         return self._fake.poll_requests
+
+    @property
+    def open_polls(self) -> int:
+        return self._fake.open_polls
 
     def event_payloads(self, path: Optional[str] = None) -> List[RecordedRequest]:
         return self._fake.event_payloads(path)

@@ -29,6 +29,7 @@ demo: build
 bench: build
 	$(PY) -m pip install -q matplotlib
 	$(PY) bench/compare.py
+	$(PY) bench/put_bench.py
 
 clean:
 	rm -rf build $(VENV) ldfast/_ext/*.c ldfast/_ext/*.so ldfast/_ext/*.html

@@ -36,7 +36,6 @@ from typing import Any, Dict, List, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import scenarios as S  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results", "put.json")
 FLAG_COUNT = 5000
@@ -46,7 +45,8 @@ SPEED_RATIO = 5.0  # ldfast time to initialized vs the official SDK's
 TICK = 0.001  # the LoopingCall's interval, seconds
 INIT_TIMEOUT = 60.0
 WORKER_TIMEOUT = 120.0
-SAMPLE_KEYS = (S.SIMPLE_KEY, S.HEAVY_KEY, S.PREREQ_KEY, "string-01", "json-02", "heavy-match-03",
+# Flags evaluated with variation() too (all_flags_state covers every flag); see scenarios.all_flags_data.
+SAMPLE_KEYS = ("simple-flag", "heavy-flag", "prereq-flag", "string-01", "json-02", "heavy-match-03",
                "heavy-rollout-04", "targeted-05", "json-08")
 
 
@@ -54,8 +54,10 @@ SAMPLE_KEYS = (S.SIMPLE_KEY, S.HEAVY_KEY, S.PREREQ_KEY, "string-01", "json-02", 
 
 def put_event(count: int) -> bytes:
     """The stream's ``put`` event for ``count`` flags of ``scenarios.all_flags_data`` and its segment."""
+    import scenarios as S
+
     flags, segments = S.all_flags_data(count)
-    assert len(flags) == count
+    assert len(flags) == count and all(key in flags for key in SAMPLE_KEYS)
     put = {"path": "/", "data": {"flags": flags, "segments": segments}}
     return b"event: put\ndata: " + json.dumps(put, separators=(",", ":")).encode() + b"\n\n"
 
@@ -128,7 +130,7 @@ def _state(state: Any) -> Dict[str, Any]:
     return state.to_json_dict()
 
 
-def worker_ldfast(uri: str, memory: bool) -> Dict[str, Any]:
+def worker_ldfast(uri: str, context: Dict[str, Any], memory: bool) -> Dict[str, Any]:
     """A TwistedLDClient on this process's reactor, with a 1 ms LoopingCall measuring stalls."""
     import tracemalloc
 
@@ -139,7 +141,7 @@ def worker_ldfast(uri: str, memory: bool) -> Dict[str, Any]:
     from ldfast.twisted import TwistedLDClient
 
     config = ldfast.Config("sdk-key", stream_uri=uri, send_events=False)
-    ctx = ldfast.Context.from_dict(dict(S.USER))
+    ctx = ldfast.Context.from_dict(context)
     out: Dict[str, Any] = {"sdk": "ldfast", "extensions": ldfast.extensions_enabled()}
     ticks = {"last": 0.0, "max_gap": 0.0, "count": 0}
     clock = time.perf_counter
@@ -201,17 +203,18 @@ def _fired(d: Any) -> Any:
     return box[0]
 
 
-def worker_official(uri: str, memory: bool) -> Dict[str, Any]:
+def worker_official(uri: str, context: Dict[str, Any], memory: bool) -> Dict[str, Any]:
     """The official client: its constructor returns once the put is stored (or start_wait passed)."""
     import tracemalloc
 
     import ldclient.client
     import ldclient.config
     import ldclient.context
+    import ldclient.version
 
     config = ldclient.config.Config("sdk-key", stream_uri=uri, send_events=False)
-    ctx = ldclient.context.Context.from_dict(dict(S.USER))
-    out: Dict[str, Any] = {"sdk": "official"}
+    ctx = ldclient.context.Context.from_dict(context)
+    out: Dict[str, Any] = {"sdk": "official", "version": ldclient.version.VERSION}
     if memory:
         tracemalloc.start()
     started = time.perf_counter()
@@ -234,7 +237,12 @@ def worker_official(uri: str, memory: bool) -> Dict[str, Any]:
 
 
 def run_worker(sdk: str, uri: str, memory: bool) -> Dict[str, Any]:
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", sdk, "--uri", uri] + (["--memory"] if memory else [])
+    """One measurement in a fresh process, which imports only its own SDK (not scenarios, nor the other SDK)."""
+    import scenarios as S
+
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", sdk, "--uri", uri, "--context", json.dumps(S.USER)]
+    if memory:
+        cmd.append("--memory")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=WORKER_TIMEOUT)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
@@ -295,7 +303,9 @@ def measure(count: int, repeat: int, log: Any = None) -> Dict[str, Any]:
         entry: Dict[str, Any] = {"time_to_initialized_ms": min(times), "times_ms": times,
                                  "peak_memory_mb": memory[sdk]["peak_bytes"] / 1e6,
                                  "retained_memory_mb": memory[sdk]["retained_bytes"] / 1e6}
-        if sdk == "ldfast":
+        if sdk == "official":
+            entry["version"] = results[0]["version"]
+        else:
             stalls = [r["max_stall_seconds"] * 1000 for r in results]
             entry.update(longest_reactor_stall_ms=max(stalls), stalls_ms=stalls,
                          ticks=[r["ticks"] for r in results], extensions=results[0]["extensions"])
@@ -324,7 +334,7 @@ def table(summary: Dict[str, Any]) -> List[str]:
     label = "ldfast (%s)" % ("compiled" if fast["extensions"] else "pure")
     rows = [[label, "%.0f" % fast["time_to_initialized_ms"], "%.1f" % fast["peak_memory_mb"],
              "%.1f" % fast["longest_reactor_stall_ms"]],
-            ["official %s" % S.versions()["launchdarkly-server-sdk"], "%.0f" % official["time_to_initialized_ms"],
+            ["official %s" % summary["official"]["version"], "%.0f" % official["time_to_initialized_ms"],
              "%.1f" % official["peak_memory_mb"], "n/a (own thread)"]]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
 
@@ -337,23 +347,62 @@ def table(summary: Dict[str, Any]) -> List[str]:
 
 # -- profiling (ldfast only) ---------------------------------------------------------------------
 
-def profile(count: int, top: int) -> None:
-    """Where ldfast's time goes on one put, without the network: phase timings, then cProfile.
+class _GCTimer:
+    """Times every garbage collection (``gc.callbacks``) while in use."""
 
-    Phases, run back to back in this process with GC on as in the client: the SSE parse of the
-    event, the whole ``put_items`` walk (JSON decode + preprocessing, as the data source's slices
-    run it), the JSON decode alone (``put_items`` with identity parsers), the store swap
-    (``init_preprocessed``), and full GC passes over the stored data set.
+    def __init__(self) -> None:
+        self.pauses: List[tuple] = []  # (generation, seconds)
+        self._start = 0.0
+
+    def _callback(self, phase: str, info: Dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.pauses.append((info["generation"], time.perf_counter() - self._start))
+
+    def __enter__(self) -> "_GCTimer":
+        import gc
+
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import gc
+
+        gc.callbacks.remove(self._callback)
+
+    def summary(self) -> str:
+        if not self.pauses:
+            return "no collections"
+        by_gen = [sum(1 for g, _ in self.pauses if g == gen) for gen in range(3)]
+        longest = max(self.pauses, key=lambda p: p[1])
+        return ("%d collections (gen 0/1/2: %s), %.1f ms in all, longest %.1f ms (gen %d)"
+                % (len(self.pauses), "/".join(map(str, by_gen)), sum(p[1] for p in self.pauses) * 1000,
+                   longest[1] * 1000, longest[0]))
+
+
+def profile(count: int, top: int, out: Any = None) -> Dict[str, float]:
+    """Where ldfast's time goes on one put, in this process, without the network; returns the phases (ms).
+
+    As the data source runs them: the SSE parse of the event (64 KB chunks), the ``put_items`` walk
+    (JSON decode of each item + its preprocessing, one step per item, as the Cooperator slices run
+    it) with the cyclic GC on (the client's default) and off (what ``freeze_gc`` would give), the
+    JSON decode alone (identity parsers, GC off), the store swap (``init_preprocessed``), and one
+    full collection over the stored data. Then cProfile of the walk (GC off); with the compiled
+    twins the model's parsers are opaque to it (run with LDFAST_NO_EXTENSIONS=1 to see inside).
     """
     import cProfile
     import gc
+    import io
     import pstats
 
+    import ldfast
     from ldfast.datasource._payload import put_items
     from ldfast.datasource.sse import SSEParser
     from ldfast.feature_store import InMemoryFeatureStore
     from ldfast.model import parse_flag, parse_segment
 
+    out = out or sys.stdout
     body = put_event(count)
     clock = time.perf_counter
 
@@ -367,52 +416,80 @@ def profile(count: int, top: int) -> None:
     def walk(data: str, pf: Any, ps: Any) -> tuple:
         flags: Dict[str, Any] = {}
         segments: Dict[str, Any] = {}
-        steps = 0
-        for _ in put_items(data, flags, segments, pf, ps):
-            steps += 1
-        return flags, segments, steps
+        longest = 0.0
+        steps = put_items(data, flags, segments, pf, ps)
+        while True:
+            t = clock()
+            try:
+                next(steps)
+            except StopIteration:
+                break
+            finally:
+                longest = max(longest, clock() - t)
+        return flags, segments, longest
 
-    t = clock()
-    data = sse()
-    sse_s = clock() - t
-    t = clock()
-    walk(data, lambda x: x, lambda x: x)
-    decode_s = clock() - t
-    gc.collect()
-    collections = [s["collections"] for s in gc.get_stats()]
-    t = clock()
-    flags, segments, steps = walk(data, parse_flag, parse_segment)
-    full_s = clock() - t
-    gc_during = [s["collections"] - c for s, c in zip(gc.get_stats(), collections)]
-    store = InMemoryFeatureStore()
-    t = clock()
-    store.init_preprocessed(flags, segments)
-    swap_s = clock() - t
-    del flags, segments
-    t = clock()
-    gc.collect()
-    gc_s = clock() - t
-    print("ldfast put of %d flags (%.1f MB), extensions %s" % (count, len(body) / 1e6,
-                                                                "enabled" if _extensions() else "disabled"))
-    print("  SSE parse (64 KB chunks):        %7.1f ms" % (sse_s * 1000))
-    print("  put_items decode only:           %7.1f ms" % (decode_s * 1000))
-    print("  put_items decode + preprocess:   %7.1f ms  (%d steps; preprocessing ~%.1f ms)"
-          % (full_s * 1000, steps, (full_s - decode_s) * 1000))
-    print("    GC collections during it (gen 0/1/2): %s" % gc_during)
-    print("  store.init_preprocessed (swap):  %7.1f ms" % (swap_s * 1000))
-    print("  one full gc.collect() after:     %7.1f ms" % (gc_s * 1000))
-    print()
-    profiler = cProfile.Profile()
-    profiler.enable()
-    walk(data, parse_flag, parse_segment)
-    profiler.disable()
-    pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+    def identity(item: Any) -> Any:
+        return item
 
+    ms: Dict[str, float] = {}
+    was_enabled = gc.isenabled()
+    try:
+        gc.enable()
+        t = clock()
+        data = sse()
+        ms["sse_parse"] = (clock() - t) * 1000
+        gc.collect()
+        with _GCTimer() as gc_on:
+            t = clock()
+            walk(data, parse_flag, parse_segment)
+            ms["walk_gc_on"] = (clock() - t) * 1000
+        gc.collect()
+        gc.disable()
+        t = clock()
+        walk(data, identity, identity)
+        ms["decode_gc_off"] = (clock() - t) * 1000
+        gc.enable()
+        gc.collect()
+        gc.disable()
+        t = clock()
+        flags, segments, longest_step = walk(data, parse_flag, parse_segment)
+        ms["walk_gc_off"] = (clock() - t) * 1000
+        ms["longest_step_gc_off"] = longest_step * 1000
+        store = InMemoryFeatureStore()
+        t = clock()
+        store.init_preprocessed(flags, segments)
+        ms["store_swap"] = (clock() - t) * 1000
+        del flags, segments
+        gc.enable()
+        t = clock()
+        gc.collect()
+        ms["full_collection"] = (clock() - t) * 1000
 
-def _extensions() -> bool:
-    import ldfast
-
-    return bool(ldfast.extensions_enabled())
+        p = lambda *a: print(*a, file=out)  # noqa: E731
+        p("ldfast put of %d flags (%.1f MB), extensions %s; one run each, in this process"
+          % (count, len(body) / 1e6, "enabled" if ldfast.extensions_enabled() else "disabled"))
+        p("  SSE parse of the event:               %7.1f ms" % ms["sse_parse"])
+        p("  put_items, GC on (the client today):  %7.1f ms  GC: %s" % (ms["walk_gc_on"], gc_on.summary()))
+        p("  put_items, GC off:                    %7.1f ms  (longest step %.2f ms)"
+          % (ms["walk_gc_off"], ms["longest_step_gc_off"]))
+        p("    of which JSON decode (GC off):      %7.1f ms" % ms["decode_gc_off"])
+        p("    of which preprocessing (GC off):    %7.1f ms" % (ms["walk_gc_off"] - ms["decode_gc_off"]))
+        p("  store.init_preprocessed (the swap):   %7.1f ms  (one reactor callback)" % ms["store_swap"])
+        p("  one full gc.collect() afterwards:     %7.1f ms  (what a gen-2 pass costs over the data)"
+          % ms["full_collection"])
+        p("")
+        gc.disable()
+        profiler = cProfile.Profile()
+        profiler.enable()
+        walk(data, parse_flag, parse_segment)
+        profiler.disable()
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(top)
+        p("cProfile of put_items, GC off (tottime):" + text.getvalue().split("\n", 1)[1].rstrip())
+    finally:
+        if was_enabled:
+            gc.enable()
+    return ms
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -420,37 +497,42 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--flags", type=int, default=FLAG_COUNT, help="flags in the put (default %d)" % FLAG_COUNT)
     parser.add_argument("--repeat", type=int, default=REPEAT, help="timed runs per SDK (default %d)" % REPEAT)
     parser.add_argument("--output", default=RESULTS, help="JSON results file (default bench/results/put.json)")
-    parser.add_argument("--profile", action="store_true", help="profile one ldfast put instead (no network)")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead: where ldfast's time goes on one put, in this process (no network)")
     parser.add_argument("--worker", choices=("ldfast", "official"), help=argparse.SUPPRESS)
     parser.add_argument("--uri", help=argparse.SUPPRESS)
     parser.add_argument("--memory", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--context", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    S.quiet_logs()
 
-    if args.worker:
+    if args.worker:  # the SDKs' informational start-up logs stay out of the measurement
         logging.basicConfig(level=logging.WARNING)
         work = worker_ldfast if args.worker == "ldfast" else worker_official
-        json.dump(work(args.uri, args.memory), sys.stdout)
+        json.dump(work(args.uri, json.loads(args.context), args.memory), sys.stdout)
         return 0
     if args.profile:
-        profile(args.flags, 25)
+        profile(args.flags, 20)
         return 0
 
+    import scenarios as S
+    from compare import machine, shown
+
     started = time.perf_counter()
-    summary = measure(args.flags, args.repeat, log=lambda m: print("  " + m, file=sys.stderr, flush=True))
+    info = machine()
+    versions = S.versions()
+    print("machine:  %s | %s | %s CPUs" % (info["platform"], info["cpu"], info["cpus"]))
+    print("python:   %s" % info["python"])
+    print("ldfast:   %s, extensions %s; official: launchdarkly-server-sdk %s"
+          % (versions["ldfast"], "enabled" if versions["ldfast_extensions"] else "disabled (pure)",
+             versions["launchdarkly-server-sdk"]), flush=True)
+    summary = measure(args.flags, args.repeat, log=lambda m: print("  " + m, flush=True))
     targets = judge(summary)
     elapsed = round(time.perf_counter() - started, 1)
 
-    from compare import machine, shown
-
-    info = machine()
-    print("machine:  %s | %s | %s CPUs" % (info["platform"], info["cpu"], info["cpus"]))
-    print("python:   %s" % info["python"])
     print("put:      %d flags, %.1f MB (scenarios.all_flags_data), from a local twisted.web SSE server"
           % (summary["flags"], summary["put_bytes"] / 1e6))
-    print("method:   each run in a fresh process; best of %d timed runs per SDK (stall: max over them); "
-          "peak memory from one tracemalloc run per SDK; both SDKs end with equal all_flags_state"
-          % summary["repeat"])
+    print("method:   each run in a fresh process; best of %d timed runs per SDK (stall: max over them); peak "
+          "memory from one tracemalloc run per SDK; both SDKs end with equal all_flags_state" % summary["repeat"])
     print()
     for row in table(summary):
         print(row)
@@ -463,9 +545,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         json.dump({
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": info,
-            "versions": S.versions(),
-            "method": {"repeat": summary["repeat"], "statistic": "best time; max stall", "tick_seconds": TICK,
-                       "memory": "tracemalloc peak from client start to initialized, separate run"},
+            "versions": versions,
+            "method": {"repeat": summary["repeat"], "statistic": "best time; longest stall over the runs",
+                       "tick_seconds": TICK, "unit": "ms; MB = 10^6 bytes",
+                       "memory": "tracemalloc peak from client start to initialized, in a separate run"},
             "results": summary,
             "targets": targets,
             "elapsed_seconds": elapsed,

@@ -177,6 +177,17 @@ class InValues:
 _REGEX_CACHE_LIMIT = 1024
 
 
+def _compile(pattern: str) -> Any:
+    """re.compile; a pattern that only warns (FutureWarning for "[[") is still valid, even where
+    warnings are turned into errors."""
+    try:
+        return re.compile(pattern)
+    except Warning:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return re.compile(pattern)
+
+
 class RegexValues:
     """Compiled patterns of a ``matches`` clause, with a bounded memo of results per value."""
 
@@ -187,9 +198,7 @@ class RegexValues:
         for v in values:
             if isinstance(v, str):
                 try:
-                    with warnings.catch_warnings():  # e.g. FutureWarning for "[[": still a valid pattern
-                        warnings.simplefilter("ignore")
-                        patterns.append(re.compile(v))
+                    patterns.append(_compile(v))
                 except Exception:
                     pass
         self.patterns = tuple(patterns)

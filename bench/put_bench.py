@@ -30,7 +30,6 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 import time
 from typing import Any, Dict, List, Optional
 

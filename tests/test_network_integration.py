@@ -5,6 +5,7 @@ source, the store); the fake serves real SSE and HTTP on 127.0.0.1 (tests/suppor
 Nothing sleeps: tests wait, with a bound, on the fake's condition (requests it received) or on the
 client's store, which wakes waiters on every write.
 """
+import queue
 import random
 import threading
 import time
@@ -158,6 +159,24 @@ def test_follows_pushed_patches_and_deletes(fake, make_client):
     fake.patch("flags", flag("f2", 5, False))
     store.wait_for(lambda: client.variation("f2", CTX, "default") is False, what="patch after heartbeat")
     assert fake.stream_connections == 1
+
+
+def test_flag_change_listeners_hear_streamed_updates(fake, make_client):
+    client, _ = make_client(initial_reconnect_delay=0.01)
+    changes, values = queue.Queue(), queue.Queue()
+    client.flag_tracker.add_listener(lambda change: changes.put(change.key))
+    client.flag_tracker.add_flag_value_change_listener("in-s1", CTX, lambda c: values.put((c.old_value, c.new_value)))
+    fake.patch("flags", flag("f1", 2, False))
+    assert changes.get(timeout=T) == "f1"
+    fake.patch("segments", segment("s1", 3, ["user-1"]))  # "in-s1" depends on it
+    assert changes.get(timeout=T) == "in-s1"
+    assert values.get(timeout=T) == (False, True)
+    data = fake.data()
+    del data["flags"]["f2"]
+    fake.set_data(data["flags"], data["segments"])
+    fake.drop_streams()  # the put of the next connection lacks f2
+    assert changes.get(timeout=T) == "f2"
+    assert changes.empty() and values.empty()
 
 
 def test_put_replaces_everything_after_a_reconnect(fake, make_client):

@@ -2,22 +2,44 @@
 
 - TLS is verified by default (the platform's trust roots); ``ca_certs`` (a PEM file) replaces
   them; ``disable_ssl_verification`` turns verification off (logged as insecure).
-- ``connect_timeout`` applies to every connection.
-- ``http_proxy`` (or ``HTTP_PROXY``) routes ``http://`` URIs (e.g. a Relay Proxy) through an HTTP
-  proxy. HTTPS through a proxy (CONNECT tunnelling) is not supported yet: that logs an error once
-  and connects directly.
+- ``connect_timeout`` applies to every connection, and to a proxy's answer to ``CONNECT``.
+- Proxies. ``http_proxy`` (the config option) is used for every URI. Without it, the environment
+  decides per URI scheme, as the official SDK and most HTTP clients do: ``HTTPS_PROXY`` /
+  ``https_proxy`` for ``https://`` URIs, ``HTTP_PROXY`` / ``http_proxy`` for ``http://`` ones
+  (e.g. a Relay Proxy), and ``NO_PROXY`` / ``no_proxy`` lists hosts that bypass those
+  environment proxies (read by :func:`urllib.request.getproxies_environment`; ``NO_PROXY`` does
+  not apply to the ``http_proxy`` option, as in the official SDK). The variables are read when
+  the client is built.
+
+  * ``https://`` targets go through a ``CONNECT host:port`` tunnel: a 2xx answer opens it, then
+    TLS to the target runs inside it (verified against the target's name, as without a proxy).
+    Any other answer, no answer within ``connect_timeout``, or a close fails the connection
+    attempt with :class:`ProxyTunnelError`, whose message names the proxy and its status line.
+  * ``http://`` targets are sent to the proxy as absolute-URI requests (``GET http://host/...``,
+    Twisted's ``ProxyAgent``), not tunnelled: proxies commonly allow ``CONNECT`` to port 443 only.
+  * ``user:password@`` in the proxy URL (percent-decoded) is sent as ``Proxy-Authorization:
+    Basic ...``, on ``CONNECT`` and on proxied ``http://`` requests.
+  * The proxy URL is ``http://host[:port]`` (port 80 by default; a URL without a scheme is taken
+    as ``http://``) or ``https://host[:port]`` (TLS to the proxy itself, port 443 by default,
+    verified with the same settings as the targets). Any other scheme (e.g. ``socks5://``) or an
+    unparsable URL logs an error and is ignored: connections then go directly.
 
 The endpoints are built here rather than by ``Agent``'s default factory because that one wraps TLS
 with the *global* reactor as its clock (``wrapClientTLS(..., clock=None)``); on the private reactor
-of the sync client, TLS writes would then wait for a reactor that never runs.
+of the sync client, TLS writes would then wait for a reactor that never runs. The same holds inside
+a tunnel: its TLS layer is a ``TLSMemoryBIOFactory`` with our reactor as the clock.
 """
 from __future__ import annotations
 
+import base64
 import logging
-import os
-from typing import Any, Optional
-from urllib.parse import urlparse
+import urllib.request
+from typing import Any, Dict, Optional
+from urllib.parse import unquote, urlparse
 
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.internet.protocol import Factory, Protocol
 from zope.interface import implementer
 
 log = logging.getLogger(__name__)
@@ -76,40 +98,324 @@ def _make_policy(http: Any) -> Any:
     return _VerifyingPolicy()
 
 
-def proxy_uri(http: Any) -> Optional[str]:
-    return http.http_proxy or os.environ.get("HTTP_PROXY") or os.environ.get("http_proxy") or None
+class ProxyTunnelError(Exception):
+    """A proxy did not open a ``CONNECT`` tunnel: ``status`` is its HTTP status (None if it gave none)."""
+
+    def __init__(self, message: str, status: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _Proxy:
+    """One proxy: where it is, whether to speak TLS to it, and its ``Proxy-Authorization`` value."""
+
+    def __init__(self, host: str, port: int, secure: bool, authorization: Optional[bytes]) -> None:
+        self.host = host
+        self.port = port
+        self.secure = secure
+        self.authorization = authorization
+
+    def __str__(self) -> str:  # never the credentials
+        return "%s:%d" % (_bracket(self.host), self.port)
+
+
+def _bracket(host: str) -> str:
+    return "[%s]" % host if ":" in host else host
+
+
+def _parse_proxy(url: str) -> Optional[_Proxy]:
+    """``url`` as a proxy, or None (logged) if it is not an ``http://`` or ``https://`` URL."""
+    if "://" not in url:
+        url = "http://" + url
+    try:
+        p = urlparse(url)
+        scheme = p.scheme.lower()
+        port = p.port
+        host = p.hostname
+    except ValueError as e:
+        log.error("Ignoring the HTTP proxy setting: not a valid URL (%s); connecting directly", e)
+        return None
+    if scheme not in ("http", "https") or not host:
+        log.error("Ignoring the HTTP proxy setting: only http:// and https:// proxy URLs are supported "
+                  "(got scheme %r); connecting directly", scheme)
+        return None
+    authorization = None
+    if p.username is not None:
+        credentials = "%s:%s" % (unquote(p.username), unquote(p.password or ""))
+        authorization = b"Basic " + base64.b64encode(credentials.encode("utf-8"))
+    secure = scheme == "https"
+    return _Proxy(host, port or (443 if secure else 80), secure, authorization)
+
+
+class _ProxySettings:
+    """Which proxy (if any) a target uses: the ``http_proxy`` option, else the environment."""
+
+    def __init__(self, http: Any) -> None:
+        self._configured = http.http_proxy is not None and http.http_proxy != ""
+        self._environment: Dict[str, str] = {}
+        self._proxies: Dict[str, Optional[_Proxy]] = {}
+        if self._configured:
+            proxy = _parse_proxy(http.http_proxy)
+            self._proxies = {"http": proxy, "https": proxy}
+        else:
+            self._environment = urllib.request.getproxies_environment()
+            for scheme in ("http", "https"):
+                url = self._environment.get(scheme)
+                self._proxies[scheme] = _parse_proxy(url) if url else None
+
+    def proxy_for(self, scheme: str, host: str, port: int) -> Optional[_Proxy]:
+        proxy = self._proxies.get(scheme)
+        if proxy is None or self._configured:
+            return proxy
+        if urllib.request.proxy_bypass_environment("%s:%d" % (_bracket(host), port), self._environment):
+            return None
+        return proxy
+
+
+def _hostname_bytes(host: str) -> bytes:
+    try:
+        return host.encode("idna")
+    except UnicodeError:
+        return host.encode("utf-8")
+
+
+def _proxy_endpoint(reactor: Any, proxy: _Proxy, policy: Any, timeout: float) -> Any:
+    from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+
+    endpoint = HostnameEndpoint(reactor, proxy.host, proxy.port, timeout=timeout)
+    if proxy.secure:
+        creator = policy.creatorForNetloc(_hostname_bytes(proxy.host), proxy.port)
+        endpoint = wrapClientTLS(creator, endpoint, clock=reactor)
+    return endpoint
+
+
+class _TunnelProtocol(Protocol):
+    """Asks the proxy for a tunnel, then hands the connection to TLS towards the target.
+
+    Until the proxy has answered, bytes are parsed here as its response; once it answered 2xx, a
+    ``TLSMemoryBIOProtocol`` (wrapping the HTTP protocol) is connected to this same transport and
+    every later byte, and the connection's loss, is passed on to it.
+    """
+
+    MAX_RESPONSE_HEAD = 64 * 1024
+
+    def __init__(self, attempt: "_TunnelAttempt") -> None:
+        self._attempt = attempt
+        self._buffer = b""
+        self._tls: Any = None
+        self._timer: Any = None
+        self._failed = False
+
+    def connectionMade(self) -> None:
+        a = self._attempt
+        self.transport.write(a.request)
+        self._timer = a.reactor.callLater(a.timeout, self._timed_out)
+        a.protocol = self
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._tls is not None:
+            self._tls.dataReceived(data)
+            return
+        if self._failed:
+            return
+        self._buffer += data
+        end, sep = self._buffer.find(b"\r\n\r\n"), 4
+        if end < 0:
+            end, sep = self._buffer.find(b"\n\n"), 2
+        if end < 0:
+            if len(self._buffer) > self.MAX_RESPONSE_HEAD:
+                self.fail(ProxyTunnelError("proxy %s sent a response head over %d bytes to CONNECT %s"
+                                           % (self._attempt.proxy, self.MAX_RESPONSE_HEAD, self._attempt.target)))
+            return
+        head, rest = self._buffer[:end], self._buffer[end + sep:]
+        self._buffer = b""
+        status_line = head.split(b"\n", 1)[0].strip().decode("latin-1")
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            self.fail(ProxyTunnelError("proxy %s answered CONNECT %s with a malformed status line %r"
+                                       % (self._attempt.proxy, self._attempt.target, status_line[:200])))
+            return
+        status = int(parts[1])
+        if not 200 <= status < 300:
+            self.fail(ProxyTunnelError("proxy %s refused CONNECT %s: %s"
+                                       % (self._attempt.proxy, self._attempt.target, status_line[:200]), status))
+            return
+        self._cancel_timer()
+        self._tls = self._attempt.start_tls(self.transport)
+        if rest:
+            self._tls.dataReceived(rest)
+
+    def connectionLost(self, reason: Any) -> None:
+        self._cancel_timer()
+        if self._tls is not None:
+            self._tls.connectionLost(reason)
+            return
+        self._attempt.fail(ProxyTunnelError("proxy %s closed the connection before answering CONNECT %s (%s)"
+                                            % (self._attempt.proxy, self._attempt.target,
+                                               reason.getErrorMessage())))
+
+    def fail(self, error: Exception) -> None:
+        """Give up on this tunnel: fail the attempt with ``error``, drop the connection."""
+        self._attempt.fail(error)
+        self.abort()
+
+    def abort(self) -> None:
+        """Drop the connection to the proxy (before the tunnel opened)."""
+        self._cancel_timer()
+        self._failed = True
+        self.transport.abortConnection()
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        self.fail(ProxyTunnelError("proxy %s did not answer CONNECT %s within %ss"
+                                   % (self._attempt.proxy, self._attempt.target, self._attempt.timeout)))
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            if self._timer.active():
+                self._timer.cancel()
+            self._timer = None
+
+
+class _TunnelProtocolFactory(Factory):
+    noisy = False
+
+    def __init__(self, attempt: "_TunnelAttempt") -> None:
+        self._attempt = attempt
+
+    def buildProtocol(self, addr: Any) -> Any:
+        protocol = _TunnelProtocol(self._attempt)
+        protocol.factory = self
+        return protocol
+
+
+class _TunnelAttempt:
+    """One connection through a tunnel: ``result`` fires with the HTTP protocol, or fails."""
+
+    def __init__(self, endpoint: "_TunnelEndpoint", protocol_factory: Any) -> None:
+        self.reactor = endpoint.reactor
+        self.timeout = endpoint.timeout
+        self.proxy = endpoint.proxy
+        self.target = endpoint.target
+        self.request = endpoint.request
+        self._creator = endpoint.creator
+        self._protocol_factory = protocol_factory
+        self.protocol: Optional[_TunnelProtocol] = None
+        self.result: Any = Deferred(canceller=self._cancel)
+        self._connecting: Any = None
+
+    def start(self, proxy_endpoint: Any) -> Any:
+        self._connecting = proxy_endpoint.connect(_TunnelProtocolFactory(self))
+        self._connecting.addCallbacks(self._connected, self.fail)
+        return self.result
+
+    def _connected(self, _protocol: Any) -> None:
+        self._connecting = None
+
+    def start_tls(self, transport: Any) -> Any:
+        """The tunnel is open: TLS to the target over ``transport``; the attempt succeeds."""
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+
+        factory = TLSMemoryBIOFactory(self._creator, True, self._protocol_factory, clock=self.reactor)
+        tls = factory.buildProtocol(transport.getPeer())
+        tls.makeConnection(transport)
+        if not self.result.called:
+            self.result.callback(tls.wrappedProtocol)
+        return tls
+
+    def fail(self, reason: Any) -> None:
+        self._connecting = None
+        if not self.result.called:
+            self.result.errback(reason)
+
+    def _cancel(self, _result: Any) -> None:
+        """The caller gave up (``result`` then fails with CancelledError): stop connecting, or drop
+        the connection to the proxy."""
+        connecting, self._connecting = self._connecting, None
+        if self.protocol is not None:
+            self.protocol.abort()
+        elif connecting is not None:
+            connecting.cancel()
+
+
+@implementer(IStreamClientEndpoint)
+class _TunnelEndpoint:
+    """An ``IStreamClientEndpoint``: TLS to ``host:port`` through a proxy's ``CONNECT`` tunnel."""
+
+    def __init__(self, reactor: Any, proxy_endpoint: Any, proxy: _Proxy, host: bytes, port: int,
+                 creator: Any, timeout: float) -> None:
+        self.reactor = reactor
+        self.proxy = proxy
+        self.creator = creator
+        self.timeout = timeout
+        self._proxy_endpoint = proxy_endpoint
+        self.target = "%s:%d" % (_bracket(host.decode("ascii")), port)
+        target = self.target.encode("ascii")
+        self.request = b"CONNECT " + target + b" HTTP/1.1\r\nHost: " + target + b"\r\n"
+        if proxy.authorization:
+            self.request += b"Proxy-Authorization: " + proxy.authorization + b"\r\n"
+        self.request += b"\r\n"
+
+    def connect(self, protocol_factory: Any) -> Any:
+        return _TunnelAttempt(self, protocol_factory).start(self._proxy_endpoint)
 
 
 def make_http_client(reactor: Any, config: Any, persistent: bool = True) -> Any:
     """A treq HTTPClient for ``config`` on ``reactor``."""
     from treq.client import HTTPClient
     from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
-    from twisted.web.client import Agent, HTTPConnectionPool, ProxyAgent
+    from twisted.web.client import URI, Agent, HTTPConnectionPool, ProxyAgent
     from twisted.web.error import SchemeNotSupported
-    from twisted.web.iweb import IAgentEndpointFactory
+    from twisted.web.http_headers import Headers
+    from twisted.web.iweb import IAgent, IAgentEndpointFactory
 
     http = config.http
+    timeout = http.connect_timeout
     pool = HTTPConnectionPool(reactor, persistent=persistent)
     pool.maxPersistentPerHost = 4
-    proxy = proxy_uri(http)
-    if proxy:
-        targets = [config.stream_base_uri, config.base_uri, config.events_base_uri]
-        if any(t.startswith("https:") for t in targets):
-            log.error("http_proxy is set but HTTPS through a proxy is not supported yet: connecting directly")
-        else:
-            p = urlparse(proxy)
-            endpoint = HostnameEndpoint(reactor, p.hostname, p.port or 80, timeout=http.connect_timeout)
-            return HTTPClient(ProxyAgent(endpoint, reactor, pool=pool))
     policy = _make_policy(http)
+    proxies = _ProxySettings(http)
+    proxy_endpoints: Dict[_Proxy, Any] = {}  # one endpoint per proxy (ProxyAgent's pool key)
+
+    def proxy_endpoint(proxy: _Proxy) -> Any:
+        if proxy not in proxy_endpoints:
+            proxy_endpoints[proxy] = _proxy_endpoint(reactor, proxy, policy, timeout)
+        return proxy_endpoints[proxy]
 
     @implementer(IAgentEndpointFactory)
     class _Endpoints:
         def endpointForURI(self, uri: Any) -> Any:
-            endpoint = HostnameEndpoint(reactor, uri.host, uri.port, timeout=http.connect_timeout)
-            if uri.scheme == b"http":
-                return endpoint
             if uri.scheme == b"https":
-                return wrapClientTLS(policy.creatorForNetloc(uri.host, uri.port), endpoint, clock=reactor)
+                creator = policy.creatorForNetloc(uri.host, uri.port)
+                proxy = proxies.proxy_for("https", uri.host.decode("ascii"), uri.port)
+                if proxy is not None:
+                    return _TunnelEndpoint(reactor, proxy_endpoint(proxy), proxy, uri.host, uri.port, creator,
+                                           timeout)
+                endpoint = HostnameEndpoint(reactor, uri.host, uri.port, timeout=timeout)
+                return wrapClientTLS(creator, endpoint, clock=reactor)
+            if uri.scheme == b"http":
+                return HostnameEndpoint(reactor, uri.host, uri.port, timeout=timeout)
             raise SchemeNotSupported("Unsupported scheme: %r" % (uri.scheme,))
 
-    return HTTPClient(Agent.usingEndpointFactory(reactor, _Endpoints(), pool=pool))
+    direct = Agent.usingEndpointFactory(reactor, _Endpoints(), pool=pool)
+    proxy_agents: Dict[_Proxy, Any] = {}
+
+    @implementer(IAgent)
+    class _Dispatch:
+        """``http://`` URIs with a proxy go to a ProxyAgent (absolute-URI requests); the rest to ``direct``."""
+
+        def request(self, method: bytes, uri: bytes, headers: Any = None, bodyProducer: Any = None) -> Any:
+            parsed = URI.fromBytes(uri.strip())
+            proxy = None
+            if parsed.scheme == b"http":
+                proxy = proxies.proxy_for("http", parsed.host.decode("ascii"), parsed.port)
+            if proxy is None:
+                return direct.request(method, uri, headers, bodyProducer)
+            if proxy.authorization:
+                headers = headers.copy() if headers is not None else Headers()
+                headers.setRawHeaders(b"proxy-authorization", [proxy.authorization])
+            if proxy not in proxy_agents:
+                proxy_agents[proxy] = ProxyAgent(proxy_endpoint(proxy), reactor, pool=pool)
+            return proxy_agents[proxy].request(method, uri, headers, bodyProducer)
+
+    return HTTPClient(_Dispatch())

@@ -383,7 +383,8 @@ class ClientCore:
                          details_only: bool, now_ms: int) -> None:
         """Evaluate every flag for a valid context into FeatureFlagsState's value and metadata maps.
 
-        The metadata is exactly the official SDK's: reason (with_reasons or trackReason, unless
+        The metadata is exactly the official SDK's (``FeatureFlagsState.add_flag`` builds the same
+        for its public API; this loop is the compiled hot path): reason (with_reasons or trackReason, unless
         details are omitted), version (unless omitted), prerequisites (non-empty), variation (not
         None), trackEvents/trackReason (when true), debugEventsUntilDate (when set).
         """

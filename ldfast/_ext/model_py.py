@@ -327,6 +327,14 @@ class Target:
         self.detail = variation_detail(variations, self.variation, _TARGET_REASON)
 
 
+def _identity(raw: Any, key: str, version: Any) -> Tuple[str, Any, bool]:
+    """What can be salvaged from a malformed item: its key, version and deleted flag."""
+    if not isinstance(raw, dict):
+        return key, version, False
+    k, v = raw.get("key"), raw.get("version")
+    return (k if isinstance(k, str) else key, v if isinstance(v, int) else version, raw.get("deleted") is True)
+
+
 def off_detail(variations: list, off_variation: Optional[int], reason: dict) -> EvaluationDetail:
     if off_variation is None:
         return EvaluationDetail(None, None, reason)
@@ -402,13 +410,8 @@ class Flag:
         except Exception as e:  # keep the item, marked malformed; never break the store
             self.error = str(e) or type(e).__name__
             self.uses_state = False
-            if isinstance(raw, dict):
-                key = raw.get("key")
-                self.key = key if isinstance(key, str) else self.key
-                version = raw.get("version")
-                self.version = version if isinstance(version, int) else self.version
-                self.deleted = raw.get("deleted") is True
-                self.track_events = raw.get("trackEvents") is True
+            self.key, self.version, self.deleted = _identity(raw, self.key, self.version)
+            self.track_events = isinstance(raw, dict) and raw.get("trackEvents") is True
 
     def _parse(self, data: dict) -> None:
         _check_dict(data, "flag")
@@ -507,14 +510,9 @@ class Segment:
         self.refers_to_segments = False
         try:
             self._parse(raw)
-        except Exception as e:
+        except Exception as e:  # keep the item, marked malformed; never break the store
             self.error = str(e) or type(e).__name__
-            if isinstance(raw, dict):
-                key = raw.get("key")
-                self.key = key if isinstance(key, str) else self.key
-                version = raw.get("version")
-                self.version = version if isinstance(version, int) else self.version
-                self.deleted = raw.get("deleted") is True
+            self.key, self.version, self.deleted = _identity(raw, self.key, self.version)
 
     def _parse(self, data: dict) -> None:
         _check_dict(data, "segment")

@@ -48,30 +48,47 @@ class _NullDataSource:
         return False
 
 
-class _ThreadedNetworkSource:
-    """Streaming or polling on a private reactor thread, seen from the application's threads."""
+class _BackgroundNetworking:
+    """The sync client's networking on one private reactor thread: the LaunchDarkly data source
+    (when the client gets flags from the network) and the analytics event processor (when events
+    are on). Seen from the application's threads; restarted by itself after ``fork()``."""
 
-    def __init__(self, config: Config, store: Any, ready: threading.Event, status: Any):
+    def __init__(self, config: Config, store: Any, ready: threading.Event, status: Any, *,
+                 with_source: bool, with_events: bool):
         self._config = config
         self._store = store
         self._ready = ready
         self._status = status
+        self._with_source = with_source
+        self._with_events = with_events
         self._net: Any = None
         self._source: Any = None
+        self._events: Any = None
         self._stopped = False
 
     def start(self) -> None:
         from ldfast._reactor import ReactorThread
 
         self._net = ReactorThread()
-        self._source = self._net.call(self._make)
-        self._net.call_soon(self._source.start)
+        if self._with_events:
+            self._events = self._net.call(self._make_events)
+            self._net.call(self._events.start)
+        if self._with_source:
+            self._source = self._net.call(self._make_source)
+            self._net.call_soon(self._source.start)
 
-    def _make(self) -> Any:
+    def _make_source(self) -> Any:
         from ldfast.datasource.network import make_network_source
 
         return make_network_source(self._config, self._store, reactor=self._net.reactor, status=self._status,
                                    on_initialized=self._ready.set, on_failure=lambda error: self._ready.set())
+
+    def _make_events(self) -> Any:
+        from ldfast.events.processor import EventProcessor
+
+        return EventProcessor(self._config, reactor=self._net.reactor)
+
+    # -- as a data source ---------------------------------------------------------------------
 
     def initialized(self) -> bool:
         return self._source is not None and self._source.initialized()
@@ -79,18 +96,30 @@ class _ThreadedNetworkSource:
     def is_alive(self) -> bool:
         return self._source is not None and self._source.is_alive()
 
+    # -- as the event processor (thread-safe) -----------------------------------------------------
+
+    def send_event(self, event: Any) -> None:
+        events = self._events
+        if events is not None:
+            events.send_event(event)
+
+    def flush(self) -> None:
+        if self._events is not None and self._net is not None:
+            self._net.call_soon(self._events.flush)
+
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the source and the reactor thread, within ``timeout`` seconds whatever the network does."""
+        """Deliver pending events, stop the source and the thread, within ``timeout`` s overall."""
         self._stopped = True
         net = self._net
         if net is None:
             return
         deadline = time.monotonic() + timeout
-        if self._source is not None:
-            try:
-                net.call(self._source.stop, timeout=max(0.1, (deadline - time.monotonic()) * 0.6))
-            except Exception as e:  # a hung stop must not hold the caller
-                log.warning("Stopping the data source did not finish cleanly: %s", e)
+        for part in (self._events, self._source):
+            if part is not None:
+                try:
+                    net.call(part.stop, timeout=max(0.1, (deadline - time.monotonic()) * 0.6))
+                except Exception as e:  # a hung stop must not hold the caller
+                    log.warning("Stopping the networking did not finish cleanly: %s", e)
         net.stop(timeout=max(0.1, deadline - time.monotonic()))
 
     def after_fork_in_child(self) -> None:
@@ -100,6 +129,7 @@ class _ThreadedNetworkSource:
         log.info("ldfast: restarting networking in forked process %d", os.getpid())
         self._net = None
         self._source = None
+        self._events = None
         self.start()
 
 
@@ -232,24 +262,33 @@ class ClientBase:
             return ""
         return hmac.new(self._config.sdk_key.encode(), context.fully_qualified_key.encode(), hashlib.sha256).hexdigest()
 
-    # -- analytics (the event pipeline lands in a later release; these accept and validate) --------
+    # -- analytics ------------------------------------------------------------------------------
 
     def track(self, event_name: str, context: Any = None, data: Any = None, metric_value: Any = None) -> None:
-        """Record a custom event. Events are not delivered yet in this release (see README)."""
+        """Record a custom event (sent with the next flush)."""
         if context is None or (isinstance(context, dict) and "key" not in context and data is None):
             log.warning("track(%r) called without a user/context; no event is recorded", event_name)
             return
         context = to_context(context)
         if context._error is not None:
             log.warning("Invalid context for track (%s)", context._error)
+            return
+        if metric_value is not None and (isinstance(metric_value, bool) or not isinstance(metric_value, (int, float))):
+            log.warning("track(%r): metric_value must be a number; it is omitted", event_name)
+            metric_value = None
+        events = self._core.events
+        if events is not None:
+            events.custom(event_name, context, data, metric_value)
 
     def identify(self, context: Any) -> None:
-        """Record an identify event. Events are not delivered yet in this release (see README)."""
+        """Record an identify event (sent with the next flush)."""
         context = to_context(context)
         if context._error is not None:
             log.warning("Invalid context for identify (%s)", context._error)
         elif context.key == "":
             log.warning("Empty user key for identify")
+        elif self._core.events is not None:
+            self._core.events.identify(context)
 
 
 _live_clients: "weakref.WeakSet[LDClient]" = weakref.WeakSet()
@@ -296,15 +335,29 @@ class LDClient(ClientBase):
         elif config.use_ldd:
             log.info("Started LaunchDarkly client in LDD mode")
             self._data_source = _NullDataSource(True)
+        with_source = not self._offline and not config.use_ldd and config.update_processor_class is None
+        with_events = not self._offline and config.send_events
+        self._networking: Optional[_BackgroundNetworking] = None
+        if with_source or with_events:
+            self._networking = _BackgroundNetworking(config, self._store, self._ready_event, self._status,
+                                                     with_source=with_source, with_events=with_events)
+            self._networking.start()
+            _live_clients.add(self)
+            if with_events:
+                from ldfast.events.recorder import EventRecorder
+
+                self._core.events = EventRecorder(self._networking)
+        if self._offline or config.use_ldd:
+            pass
         elif config.update_processor_class is not None:
             self._data_source = config.update_processor_class(config, self._store, self._ready_event)
         else:
-            self._data_source = _ThreadedNetworkSource(config, self._store, self._ready_event, self._status)
-            _live_clients.add(self)
+            self._data_source = self._networking
         if self._offline or config.use_ldd:
             self._ready_event.set()
         else:
-            self._data_source.start()
+            if self._data_source is not self._networking:
+                self._data_source.start()
             if start_wait > 0:
                 log.info("Waiting up to %s seconds for LaunchDarkly client to initialize...", start_wait)
                 self._ready_event.wait(start_wait)
@@ -315,8 +368,8 @@ class LDClient(ClientBase):
                             "Feature flags may not yet be available.")
 
     def _after_fork_in_child(self) -> None:
-        if not self._closed and isinstance(self._data_source, _ThreadedNetworkSource):
-            self._data_source.after_fork_in_child()
+        if not self._closed and self._networking is not None:
+            self._networking.after_fork_in_child()
 
     def all_flags(self, context: Any = None) -> Optional[dict]:
         """Legacy: a dict of flag key to value, or None (with a warning) without a valid context."""
@@ -329,13 +382,19 @@ class LDClient(ClientBase):
         self._closed = True
         _live_clients.discard(self)
         log.info("Closing LaunchDarkly client..")
-        try:
-            self._data_source.stop()
-        except Exception:  # a broken data source must not keep the caller from shutting down
-            log.exception("Error stopping the data source")
+        parts = [self._data_source] if self._data_source is not self._networking else []
+        if self._networking is not None:
+            parts.append(self._networking)  # delivers pending events, stops the source and the thread
+        for part in parts:
+            try:
+                part.stop()
+            except Exception:  # a broken part must not keep the caller from shutting down
+                log.exception("Error stopping the client")
 
     def flush(self) -> None:
-        """Flush pending events (none are recorded yet in this release)."""
+        """Schedule delivery of pending analytics events and return at once (as the official SDK)."""
+        if self._networking is not None:
+            self._networking.flush()
 
     def __enter__(self) -> "LDClient":
         return self

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, fail, gatherResults, succeed
 
 from ldfast.client import ClientBase, _NullDataSource
 from ldfast.config import DEFAULT_BASE_URI, Config, HTTPConfig
@@ -62,6 +62,8 @@ class TwistedLDClient(ClientBase):
         self._init_waiters: list = []
         self._init_failure: Optional[Any] = None
         self._setup(config, bind_fast_paths=False)
+        self._events: Any = None
+        self._start_events()
         self._data_source = _NullDataSource(False)
         if self._offline:
             log.info("Started LaunchDarkly client in offline mode")
@@ -69,6 +71,23 @@ class TwistedLDClient(ClientBase):
             self._data_source = _NullDataSource(True)
         else:
             self._start_source()
+
+    # -- analytics events ---------------------------------------------------------------------
+
+    def _start_events(self) -> None:
+        if self._offline or not self._config.send_events or self._closed:
+            return
+        from ldfast.events.processor import EventProcessor
+        from ldfast.events.recorder import EventRecorder
+
+        self._events = EventProcessor(self._config, reactor=self._reactor, http_client=self._http_client)
+        self._events.start()
+        self._core.events = EventRecorder(self._events)
+
+    def _stop_events(self) -> "Deferred[Any]":
+        events, self._events = self._events, None
+        self._core.events = None
+        return _stop(events) if events is not None else succeed(None)
 
     # -- data source --------------------------------------------------------------------------
 
@@ -128,7 +147,7 @@ class TwistedLDClient(ClientBase):
         self._offline = True
         self._core.offline = True
         source, self._data_source = self._data_source, _NullDataSource(False)
-        return _stop(source)
+        return gatherResults([self._stop_events(), _stop(source)]).addCallback(lambda _: None)
 
     def set_online(self) -> "Deferred[None]":
         """Resume network activity (a new connection); evaluations use flag data again."""
@@ -137,6 +156,7 @@ class TwistedLDClient(ClientBase):
         self._offline = False
         self._core.offline = False
         self._core.ready = False
+        self._start_events()
         if self._config.use_ldd:
             self._data_source = _NullDataSource(True)
         else:
@@ -149,7 +169,8 @@ class TwistedLDClient(ClientBase):
             return succeed(None)
         self._closed = True
         log.info("Closing LaunchDarkly client..")
-        return _stop(self._data_source)
+        # pending events are delivered (bounded) while the data source stops
+        return gatherResults([self._stop_events(), _stop(self._data_source)]).addCallback(lambda _: None)
 
     # -- the Deferred API -----------------------------------------------------------------------
 
@@ -167,9 +188,12 @@ class TwistedLDClient(ClientBase):
         """A Deferred firing with {flag key: value}, or None (and a warning) without a user."""
         return succeed(self._all_flags(user))
 
-    def flush(self) -> "Deferred[None]":
-        """Deliver pending events (none are recorded yet in this release: fires at once)."""
-        return succeed(None)
+    def flush(self) -> "Deferred[bool]":
+        """Deliver pending events; fires with True once the payload was accepted, False if it was
+        finally dropped (after one retry) or events are off. Never fails."""
+        if self._events is None:
+            return succeed(False)
+        return self._events.flush()
 
 
 def _stop(source: Any) -> "Deferred[None]":

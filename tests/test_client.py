@@ -64,13 +64,13 @@ def test_secure_mode_hash():
 
 
 def test_positional_sdk_key_form():
-    c = LDClient("sdk-key", Config(update_processor_class=static_source(FLAGS)))
+    c = LDClient("sdk-key", Config(update_processor_class=static_source(FLAGS), send_events=False))
     assert c.get_sdk_key() == "sdk-key" and c.is_initialized() and c.variation("f1", {"key": "u"}, None) is True
     c.close()
 
 
 def test_shared_client():
-    ldfast.set_config(Config("k", update_processor_class=static_source(FLAGS)))
+    ldfast.set_config(Config("k", update_processor_class=static_source(FLAGS), send_events=False))
     c = ldfast.get()
     assert ldfast.get() is c and c.variation("f2", {"key": "u"}, None) == "y"
     ldfast.set_config(Config(offline=True))

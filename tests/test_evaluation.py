@@ -164,7 +164,7 @@ def test_offline_and_not_ready():
         def initialized(self):
             return False
 
-    c = ldfast.LDClient(ldfast.Config("k", update_processor_class=NeverReady), start_wait=0)
+    c = ldfast.LDClient(ldfast.Config("k", update_processor_class=NeverReady, send_events=False), start_wait=0)
     assert c.variation_detail("f", {"key": "u"}, 1).reason == {"kind": "ERROR", "errorKind": "CLIENT_NOT_READY"}
     assert not c.is_initialized()
     c.close()

@@ -14,7 +14,7 @@ def test_flag_changes_reach_dependents_and_value_listeners():
                                "fallthrough": {"variation": 0}, "rules": [{"id": "r", "variation": 1, "clauses": [
                                    {"attribute": "", "op": "segmentMatch", "values": ["seg"]}]}]})
     td.update(td.flag("other").value_for_all(1))
-    client = LDClient(Config("k", update_processor_class=td))
+    client = LDClient(Config("k", update_processor_class=td, send_events=False))
     changes, values = [], []
     client.flag_tracker.add_listener(lambda c: changes.append(c.key))
     listener = client.flag_tracker.add_flag_value_change_listener("child", Context.create("u"), values.append)
@@ -37,7 +37,7 @@ def test_flag_changes_reach_dependents_and_value_listeners():
 def test_a_failing_listener_does_not_stop_updates():
     td = TestData.data_source()
     td.update(td.flag("f").value_for_all(1))
-    client = LDClient(Config("k", update_processor_class=td))
+    client = LDClient(Config("k", update_processor_class=td, send_events=False))
     seen = []
 
     def bad(change):

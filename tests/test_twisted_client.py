@@ -40,7 +40,7 @@ def test_twisted_config_positional_form():
 
 
 def test_seed_api_returns_fired_deferreds(td):
-    client = TwistedLDClient("YOUR_SDK_KEY", Config(update_processor_class=td), reactor=Clock())
+    client = TwistedLDClient("YOUR_SDK_KEY", Config(update_processor_class=td, send_events=False), reactor=Clock())
     assert client.is_initialized() and not client.is_offline()
     assert fired(client.variation("your.feature.key", USER, False)) is True
     assert fired(client.variation("groups", USER, None)) is True
@@ -52,13 +52,13 @@ def test_seed_api_returns_fired_deferreds(td):
     client.track("Signed up", USER)
     client.track("Completed purchase", USER, {"price": 320})
     client.identify(USER)
-    assert fired(client.flush()) is None
+    assert fired(client.flush()) is False  # events are off in this config: nothing was delivered
     assert fired(client.close()) is None
     assert fired(client.close()) is None
 
 
 def test_track_without_user_and_all_flags_without_user_warn(td, caplog):
-    client = TwistedLDClient("k", Config(update_processor_class=td), reactor=Clock())
+    client = TwistedLDClient("k", Config(update_processor_class=td, send_events=False), reactor=Clock())
     with caplog.at_level(logging.WARNING):
         client.track("Completed purchase", {"price": 320})
         assert fired(client.all_flags()) is None
@@ -94,7 +94,7 @@ def test_wait_for_initialization_times_out_with_a_clear_failure():
         def initialized(self):
             return False
 
-    client = TwistedLDClient("k", Config(update_processor_class=Never), reactor=clock)
+    client = TwistedLDClient("k", Config(update_processor_class=Never, send_events=False), reactor=clock)
     d = client.wait_for_initialization(timeout=2)
     results = []
     d.addBoth(results.append)
@@ -103,3 +103,29 @@ def test_wait_for_initialization_times_out_with_a_clear_failure():
     clock.advance(0.2)
     assert results and results[0].check(InitializationError)
     fired(client.close())
+
+
+def test_flush_fires_when_the_events_were_delivered():
+    """On a real reactor: flush() fires True once the capture server accepted the payload."""
+    from ldfast._reactor import ReactorThread
+    from tests.support.fake_ld import FakeLaunchDarklyThread
+
+    flags = {"f": {"key": "f", "version": 1, "on": True, "variations": [1, 2], "fallthrough": {"variation": 0},
+                   "trackEvents": True}}
+    with FakeLaunchDarklyThread(flags) as fake:
+        net = ReactorThread("app")
+        try:
+            config = TwistedConfig(fake.uri, 2, 5, stream_uri=fake.uri, events_uri=fake.uri, diagnostic_opt_out=True)
+            client = net.call(lambda: TwistedLDClient("sdk-key", config, reactor=net.reactor))
+            net.call(client.wait_for_initialization, 10, timeout=12)
+            assert net.call(client.variation, "f", USER, 0) == 1
+            net.call(client.track, "Completed purchase", USER, {"price": 320})
+            assert net.call(client.flush, timeout=10) is True
+            kinds = [e["kind"] for p in fake.event_payloads("/bulk") for e in p.json]
+            assert "feature" in kinds and "custom" in kinds and "summary" in kinds
+            fake.queue_event_statuses(500, 500)  # recoverable twice: retried once, then dropped
+            net.call(client.track, "again", USER)
+            assert net.call(client.flush, timeout=10) is False
+            net.call(client.close, timeout=10)
+        finally:
+            net.stop()

@@ -35,10 +35,11 @@ cdef class ClientCore:
     cdef public bint ready
     cdef public object check_ready
     cdef public object big_segments
+    cdef public object events
     cpdef object variation(self, object key, object context, object default)
     cpdef EvaluationDetail variation_detail(self, object key, object context, object default)
-    @cython.locals(flags=dict, flag=Flag, store=object)
-    cpdef EvaluationDetail detail_for(self, object key, object context, object default)
+    @cython.locals(flags=dict, flag=Flag, store=object, events=object, prerequisites=list, detail=EvaluationDetail)
+    cpdef EvaluationDetail detail_for(self, object key, object context, object default, bint detailed=*)
     @cython.locals(flags=dict, snapshot=dict, segments=dict, flag=Flag, detail=EvaluationDetail, reason=dict, meta=dict,
                    prereqs=list, experiment=bint, track_events=bint, omit=bint)
     cpdef fill_flags_state(self, dict values, dict metas, object context, bint client_only, bint with_reasons,

@@ -323,12 +323,13 @@ _EXCEPTION = error_reason("EXCEPTION")
 class ClientCore:
     """The client-level evaluation path (``LDClient.variation``/``variation_detail``).
 
-    Config defaults, offline mode, readiness, context conversion and validation, the flag lookup
-    and unexpected errors, in one place so the compiled twin runs the whole call in C.
+    Config defaults, offline mode, readiness, context conversion and validation, the flag lookup,
+    unexpected errors and analytics events (``events``: an ``EventRecorder``, or None when events
+    are off), in one place so the compiled twin runs the whole call in C.
     ``check_ready(what)`` is asked while ``ready`` is False (it sets ``ready`` once data is in).
     """
 
-    __slots__ = ("store", "defaults", "offline", "ready", "check_ready", "big_segments")
+    __slots__ = ("store", "defaults", "offline", "ready", "check_ready", "big_segments", "events")
 
     def __init__(self, store: Any, defaults: dict, offline: bool, check_ready: Callable[[str], bool],
                  big_segments: Optional[BigSegmentsLookup]):
@@ -338,31 +339,37 @@ class ClientCore:
         self.ready = False
         self.check_ready = check_ready
         self.big_segments = big_segments
+        self.events = None
 
     def variation(self, key: str, context: Any, default: Any) -> Any:
         """The flag's value for the context, or ``default`` if it cannot be evaluated."""
-        detail = self.detail_for(key, context, default)
+        if self.defaults:
+            default = self.defaults.get(key, default)
+        detail = self.detail_for(key, context, default, False)
         if detail._variation_index is None:
-            return default if not self.defaults else self.defaults.get(key, default)
+            return default
         return detail._value
 
     def variation_detail(self, key: str, context: Any, default: Any) -> EvaluationDetail:
         """The flag's value for the context with its variation index and reason."""
-        detail = self.detail_for(key, context, default)
+        if self.defaults:
+            default = self.defaults.get(key, default)
+        detail = self.detail_for(key, context, default, True)
         if detail._variation_index is None:
-            if self.defaults:
-                default = self.defaults.get(key, default)
             return _Detail(default, None, detail._reason)
         return detail
 
-    def detail_for(self, key: str, context: Any, default: Any) -> EvaluationDetail:
-        """The evaluation detail; when its index is None the caller serves the default."""
+    def detail_for(self, key: str, context: Any, default: Any, detailed: bool = False) -> EvaluationDetail:
+        """The evaluation detail (events recorded); when its index is None the caller serves the default."""
         if self.offline:
             return _NOT_READY_DETAIL
-        if not self.ready and not self.check_ready("Feature flag evaluation"):
-            return _NOT_READY_DETAIL
+        events = self.events
         if type(context) is not _Context:
             context = to_context(context)
+        if not self.ready and not self.check_ready("Feature flag evaluation"):
+            if events is not None and context._error is None:
+                events.unknown(key, context, default, _NOT_READY, detailed)
+            return _NOT_READY_DETAIL
         if context._error is not None:
             log.warning("Context was invalid for flag evaluation (%s); returning default value", context._error)
             return _NO_CONTEXT_DETAIL
@@ -370,13 +377,22 @@ class ClientCore:
         flags = store._flags
         flag = flags.get(key)
         if flag is None or flag.deleted:
+            if events is not None:
+                events.unknown(key, context, default, _NOT_FOUND, detailed)
             return _NOT_FOUND_DETAIL
         try:
-            return evaluate(flag, context, flags, store._segments, self.big_segments)
+            if events is None:
+                return evaluate(flag, context, flags, store._segments, self.big_segments)
+            prerequisites = [] if flag.prerequisites else None
+            detail = evaluate(flag, context, flags, store._segments, self.big_segments, prerequisites)
         except Exception as e:
             log.error('Unexpected error while evaluating feature flag "%s": %r', key, e)
             log.debug("evaluation error", exc_info=True)
+            if events is not None:
+                events.failed(flag, context, default, _EXCEPTION, detailed)
             return _EXCEPTION_DETAIL
+        events.evaluated(flag, context, detail, default, detailed, prerequisites)
+        return detail
 
 
     def fill_flags_state(self, values: dict, metas: dict, context: Any, client_only: bool, with_reasons: bool,

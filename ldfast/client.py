@@ -329,12 +329,6 @@ class LDClient(ClientBase):
             log.warning("LDClient was configured to block for up to %s seconds when initializing. "
                         "We recommend blocking no longer than 60.", start_wait)
         self._ready_event = threading.Event()
-        if self._offline:
-            log.info("Started LaunchDarkly client in offline mode")
-            self._data_source = _NullDataSource(False)
-        elif config.use_ldd:
-            log.info("Started LaunchDarkly client in LDD mode")
-            self._data_source = _NullDataSource(True)
         with_source = not self._offline and not config.use_ldd and config.update_processor_class is None
         with_events = not self._offline and config.send_events
         self._networking: Optional[_BackgroundNetworking] = None
@@ -347,25 +341,28 @@ class LDClient(ClientBase):
                 from ldfast.events.recorder import EventRecorder
 
                 self._core.events = EventRecorder(self._networking)
-        if self._offline or config.use_ldd:
-            pass
+        if self._offline:
+            log.info("Started LaunchDarkly client in offline mode")
+            self._data_source = _NullDataSource(False)
+        elif config.use_ldd:
+            log.info("Started LaunchDarkly client in LDD mode")
+            self._data_source = _NullDataSource(True)
         elif config.update_processor_class is not None:
             self._data_source = config.update_processor_class(config, self._store, self._ready_event)
+            self._data_source.start()
         else:
-            self._data_source = self._networking
+            self._data_source = self._networking  # already started
         if self._offline or config.use_ldd:
             self._ready_event.set()
+            return
+        if start_wait > 0:
+            log.info("Waiting up to %s seconds for LaunchDarkly client to initialize...", start_wait)
+            self._ready_event.wait(start_wait)
+        if self._data_source.initialized():
+            log.info("Started LaunchDarkly client.")
         else:
-            if self._data_source is not self._networking:
-                self._data_source.start()
-            if start_wait > 0:
-                log.info("Waiting up to %s seconds for LaunchDarkly client to initialize...", start_wait)
-                self._ready_event.wait(start_wait)
-            if self._data_source.initialized():
-                log.info("Started LaunchDarkly client.")
-            else:
-                log.warning("Initialization timeout exceeded for LaunchDarkly client or an error occurred. "
-                            "Feature flags may not yet be available.")
+            log.warning("Initialization timeout exceeded for LaunchDarkly client or an error occurred. "
+                        "Feature flags may not yet be available.")
 
     def _after_fork_in_child(self) -> None:
         if not self._closed and self._networking is not None:

@@ -30,6 +30,8 @@ bench: build
 	$(PY) -m pip install -q matplotlib
 	$(PY) bench/compare.py
 	$(PY) bench/put_bench.py
+	if command -v wrk >/dev/null; then $(PY) bench/serve_bench.py; \
+	else echo "serving benchmark skipped: wrk is not installed (apt-get install wrk)"; fi
 
 clean:
 	rm -rf build $(VENV) ldfast/_ext/*.c ldfast/_ext/*.so ldfast/_ext/*.html

@@ -360,6 +360,10 @@ class LDClient(ClientBase):
             self._ready_event.wait(start_wait)
         if self._data_source.initialized():
             log.info("Started LaunchDarkly client.")
+            if self._data_source is not self._networking:  # a local source reports no status itself
+                from ldfast.datasource.status import DataSourceState
+
+                self._status.update_status(DataSourceState.VALID, None)
         else:
             log.warning("Initialization timeout exceeded for LaunchDarkly client or an error occurred. "
                         "Feature flags may not yet be available.")

@@ -397,12 +397,15 @@ def make_http_client(reactor: Any, config: Any, persistent: bool = True) -> Any:
                 return HostnameEndpoint(reactor, uri.host, uri.port, timeout=timeout)
             raise SchemeNotSupported("Unsupported scheme: %r" % (uri.scheme,))
 
-    direct = Agent.usingEndpointFactory(reactor, _Endpoints(), pool=pool)
+    endpoints = _Endpoints()
+    direct = Agent.usingEndpointFactory(reactor, endpoints, pool=pool)
     proxy_agents: Dict[_Proxy, Any] = {}
 
     @implementer(IAgent)
     class _Dispatch:
         """``http://`` URIs with a proxy go to a ProxyAgent (absolute-URI requests); the rest to ``direct``."""
+
+        _direct_endpoints = endpoints  # for tests
 
         def request(self, method: bytes, uri: bytes, headers: Any = None, bodyProducer: Any = None) -> Any:
             parsed = URI.fromBytes(uri.strip())
@@ -418,4 +421,25 @@ def make_http_client(reactor: Any, config: Any, persistent: bool = True) -> Any:
                 proxy_agents[proxy] = ProxyAgent(proxy_endpoint(proxy), reactor, pool=pool)
             return proxy_agents[proxy].request(method, uri, headers, bodyProducer)
 
-    return HTTPClient(_Dispatch())
+    return _ReactorBoundClient(HTTPClient(_Dispatch()), reactor)
+
+
+class _ReactorBoundClient:
+    """A treq HTTPClient whose requests name our reactor: without ``reactor=``, treq imports (and so
+    installs) the global reactor, and an application could then no longer install the one it wants."""
+
+    def __init__(self, client: Any, reactor: Any):
+        self._client = client
+        self._reactor = reactor
+
+    def get(self, url: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("reactor", self._reactor)
+        return self._client.get(url, **kwargs)
+
+    def post(self, url: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("reactor", self._reactor)
+        return self._client.post(url, **kwargs)
+
+    def request(self, method: str, url: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("reactor", self._reactor)
+        return self._client.request(method, url, **kwargs)

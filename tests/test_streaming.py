@@ -1132,14 +1132,11 @@ def test_default_client_times_tls_with_our_reactor_not_the_global_one():
     from twisted.internet.protocol import Factory
     from twisted.web.client import URI
 
-    from ldfast.datasource._client import _EndpointFactory
-
     clock = MemoryReactorClock()
-    factory = _EndpointFactory(clock, 3, _FakePolicy())
+    agent = StreamingDataSource(Config(SDK_KEY), InMemoryFeatureStore(), reactor=clock)._http._client._agent
+    factory = agent._direct_endpoints
     tls = factory.endpointForURI(URI.fromBytes(b"https://stream.example.com/all"))
     assert tls._wrapperFactory(Factory())._clock is clock
-    plain = factory.endpointForURI(URI.fromBytes(b"http://relay.local:8030/all"))
-    assert plain._hostText == "relay.local" and plain._port == 8030 and plain._timeout == 3
 
 
 class _FakePolicy:

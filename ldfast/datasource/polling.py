@@ -23,7 +23,8 @@ from ldfast.datasource.status import (
     DataSourceState,
     DataSourceStatusProvider,
 )
-from ldfast.datasource.streaming import _default_http_client, stream_headers
+from ldfast._http import make_http_client
+from ldfast.datasource.streaming import stream_headers
 from ldfast.model import parse_flag, parse_segment
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class PollingDataSource:
         self._reactor = reactor
         self._config = config
         self._store = store
-        self._http = http_client if http_client is not None else _default_http_client(reactor, config)
+        self._http = http_client if http_client is not None else make_http_client(reactor, config)
         self._status = status if status is not None else DataSourceStatusProvider(now=reactor.seconds)
         self._on_initialized = on_initialized
         self._on_failure = on_failure

@@ -35,7 +35,7 @@ from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone, ResponseFailed
 from twisted.web.http import PotentialDataLoss
 
-from ldfast.datasource._client import default_http_client as _default_http_client
+from ldfast._http import make_http_client
 from ldfast.datasource._payload import InvalidData, field, loads_object, put_items
 from ldfast.datasource.backoff import Backoff
 from ldfast.datasource.sse import Event, SSEParser
@@ -216,7 +216,7 @@ class StreamingDataSource:
         self._reactor = reactor
         self._config = config
         self._store = store
-        self._http = http_client if http_client is not None else _default_http_client(reactor, config)
+        self._http = http_client if http_client is not None else make_http_client(reactor, config, persistent=False)
         self._status = status if status is not None else DataSourceStatusProvider(now=reactor.seconds)
         self._on_initialized = on_initialized
         self._on_failure = on_failure

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ldfast-installed
 
-.PHONY: venv build test test-c test-py demo bench clean
+.PHONY: venv build services test test-c test-py demo bench clean
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,14 @@ build: venv
 	if [ -z "$$LDFAST_NO_EXTENSIONS" ] || [ "$$LDFAST_NO_EXTENSIONS" = 0 ]; then \
 		$(VENV)/bin/cythonize -q -i tests/support/alloc_count.pyx; fi
 
-test: build
+# Services the test suite starts itself (on free loopback ports): Debian's redis-server.
+services:
+	@command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || { \
+		echo "installing redis-server (Debian package)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+
+test: build services
 	$(PY) -m pytest -q
 	LDFAST_NO_EXTENSIONS=1 $(PY) -m pytest -q --no-c-extensions
 

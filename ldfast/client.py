@@ -65,10 +65,12 @@ class _BackgroundNetworking:
         self._source: Any = None
         self._events: Any = None
         self._stopped = False
+        self._pid = 0
 
     def start(self) -> None:
         from ldfast._reactor import ReactorThread
 
+        self._pid = os.getpid()
         self._net = ReactorThread()
         if self._with_events:
             self._events = self._net.call(self._make_events)
@@ -124,8 +126,8 @@ class _BackgroundNetworking:
 
     def after_fork_in_child(self) -> None:
         """In a forked child: the parent's reactor thread does not exist here; start networking anew."""
-        if self._stopped or self._net is None:
-            return
+        if self._stopped or self._net is None or self._pid == os.getpid():
+            return  # not started, stopped, or already restarted in this process (two fork hooks may call)
         log.info("ldfast: restarting networking in forked process %d", os.getpid())
         self._net = None
         self._source = None
@@ -306,6 +308,56 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+_uwsgi_checked = False
+
+
+def _check_uwsgi() -> None:
+    """Under uWSGI: warn (once) when Python threads are off, and restart networking in each worker.
+
+    uWSGI forks its workers with fork(2) directly, which does not run Python's ``os.register_at_fork``
+    handlers (unless ``py-call-osafterfork`` is set), so ldfast also chains ``uwsgi.post_fork_hook``.
+    Restarting is per process, so both hooks firing is harmless.
+    """
+    global _uwsgi_checked
+    if _uwsgi_checked:
+        return
+    _uwsgi_checked = True
+    try:
+        import uwsgi  # type: ignore[import-not-found]  # only importable inside a uWSGI process
+    except ImportError:
+        return
+    opt = getattr(uwsgi, "opt", {}) or {}
+
+    def enabled(name: str) -> bool:
+        value = opt.get(name, opt.get(name.encode(), None)) if isinstance(opt, dict) else None
+        if isinstance(value, (bytes, str)):
+            value = value.decode() if isinstance(value, bytes) else value
+            return value.strip().lower() not in ("", "0", "false", "no", "off")
+        return bool(value)
+
+    threads = opt.get("threads", opt.get(b"threads")) if isinstance(opt, dict) else None
+    try:
+        many_threads = int(threads.decode() if isinstance(threads, bytes) else threads or 0) > 1
+    except (TypeError, ValueError):
+        many_threads = False
+    if not (enabled("enable-threads") or many_threads):
+        log.warning("ldfast: uWSGI is running without the enable-threads option. ldfast receives flag "
+                    "updates and delivers analytics events on a background thread, which uWSGI only lets "
+                    "run while a request is being handled; start uWSGI with --enable-threads "
+                    "(or enable-threads = true in its ini file).")
+    previous = getattr(uwsgi, "post_fork_hook", None)
+
+    def post_fork_hook() -> None:
+        _after_fork_in_child()
+        if callable(previous):
+            previous()
+
+    try:
+        uwsgi.post_fork_hook = post_fork_hook
+    except Exception:  # an uwsgi module that does not take hooks: lazy-apps still works
+        log.debug("could not install uwsgi.post_fork_hook", exc_info=True)
+
+
 class LDClient(ClientBase):
     """The LaunchDarkly client. Create one per process and share it.
 
@@ -329,10 +381,23 @@ class LDClient(ClientBase):
             log.warning("LDClient was configured to block for up to %s seconds when initializing. "
                         "We recommend blocking no longer than 60.", start_wait)
         self._ready_event = threading.Event()
-        with_source = not self._offline and not config.use_ldd and config.update_processor_class is None
-        with_events = not self._offline and config.send_events
         self._networking: Optional[_BackgroundNetworking] = None
+        self._data_source = _NullDataSource(False)
+        if self._offline:
+            log.info("Started LaunchDarkly client in offline mode")
+            self._ready_event.set()
+            return
+        self._go_online(start_wait)
+
+    def _go_online(self, start_wait: float) -> None:
+        """Start the data source and the analytics events (at construction, or by ``set_online``)."""
+        config = self._config
+        self._ready_event = threading.Event()
+        with_source = not config.use_ldd and config.update_processor_class is None
+        with_events = config._send_events_online
+        self._networking = None
         if with_source or with_events:
+            _check_uwsgi()
             self._networking = _BackgroundNetworking(config, self._store, self._ready_event, self._status,
                                                      with_source=with_source, with_events=with_events)
             self._networking.start()
@@ -341,10 +406,7 @@ class LDClient(ClientBase):
                 from ldfast.events.recorder import EventRecorder
 
                 self._core.events = EventRecorder(self._networking)
-        if self._offline:
-            log.info("Started LaunchDarkly client in offline mode")
-            self._data_source = _NullDataSource(False)
-        elif config.use_ldd:
+        if config.use_ldd:
             log.info("Started LaunchDarkly client in LDD mode")
             self._data_source = _NullDataSource(True)
         elif config.update_processor_class is not None:
@@ -352,7 +414,7 @@ class LDClient(ClientBase):
             self._data_source.start()
         else:
             self._data_source = self._networking  # already started
-        if self._offline or config.use_ldd:
+        if config.use_ldd:
             self._ready_event.set()
             return
         if start_wait > 0:
@@ -367,6 +429,41 @@ class LDClient(ClientBase):
         else:
             log.warning("Initialization timeout exceeded for LaunchDarkly client or an error occurred. "
                         "Feature flags may not yet be available.")
+
+    def _go_offline(self) -> None:
+        """Stop the data source and the events (delivering what is pending, bounded)."""
+        self._core.events = None
+        _live_clients.discard(self)
+        parts = [self._data_source] if self._data_source is not self._networking else []
+        if self._networking is not None:
+            parts.append(self._networking)  # delivers pending events, stops the source and the thread
+        self._networking = None
+        self._data_source = _NullDataSource(False)
+        for part in parts:
+            try:
+                part.stop()
+            except Exception:  # a broken part must not keep the caller from shutting down
+                log.exception("Error stopping the client")
+
+    def set_offline(self) -> None:
+        """Stop all network activity (pending events are delivered first, bounded); evaluations
+        return defaults (CLIENT_NOT_READY) until ``set_online()``."""
+        if self._closed or self._offline:
+            return
+        self._offline = True
+        self._core.offline = True
+        self._go_offline()
+
+    def set_online(self, start_wait: float = 0) -> None:
+        """Resume network activity: a new connection to LaunchDarkly (or the configured data
+        source) and analytics events. Returns at once unless ``start_wait`` seconds are given to
+        wait for the first data set."""
+        if self._closed or not self._offline:
+            return
+        self._offline = False
+        self._core.offline = False
+        self._core.ready = False
+        self._go_online(start_wait)
 
     def _after_fork_in_child(self) -> None:
         if not self._closed and self._networking is not None:
@@ -383,14 +480,7 @@ class LDClient(ClientBase):
         self._closed = True
         _live_clients.discard(self)
         log.info("Closing LaunchDarkly client..")
-        parts = [self._data_source] if self._data_source is not self._networking else []
-        if self._networking is not None:
-            parts.append(self._networking)  # delivers pending events, stops the source and the thread
-        for part in parts:
-            try:
-                part.stop()
-            except Exception:  # a broken part must not keep the caller from shutting down
-                log.exception("Error stopping the client")
+        self._go_offline()
 
     def flush(self) -> None:
         """Schedule delivery of pending analytics events and return at once (as the official SDK)."""

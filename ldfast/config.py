@@ -171,6 +171,8 @@ class Config:
         self._offline = _check_type("offline", offline, bool)
         _check_type("send_events", send_events, bool, allow_none=True)
         self._send_events = False if offline else (True if send_events is None else send_events)
+        # what events would be once online (set_online() on a client created offline)
+        self._send_events_online = True if send_events is None else send_events
         if update_processor_class is not None and not callable(update_processor_class):
             raise TypeError("update_processor_class must be callable")
         self._update_processor_class = update_processor_class

@@ -75,7 +75,7 @@ class TwistedLDClient(ClientBase):
     # -- analytics events ---------------------------------------------------------------------
 
     def _start_events(self) -> None:
-        if self._offline or not self._config.send_events or self._closed:
+        if self._offline or not self._config._send_events_online or self._closed:
             return
         from ldfast.events.processor import EventProcessor
         from ldfast.events.recorder import EventRecorder

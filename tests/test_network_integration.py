@@ -236,12 +236,13 @@ def test_recoverable_failures_in_a_row_then_initializes(fake, make_client):
     assert data_of(store) == {"flags": FLAGS, "segments": SEGMENTS}
 
 
-def test_stall_before_headers_is_given_up_after_the_connect_timeout(fake, make_client):
+def test_stall_before_headers_is_given_up_after_connect_plus_read_timeout(fake, make_client):
     fake.queue_stream_faults("stall")
     start = time.monotonic()
-    client, _ = make_client(start_wait=5, initial_reconnect_delay=0.01, http=HTTPConfig(connect_timeout=0.3))
+    client, _ = make_client(start_wait=5, initial_reconnect_delay=0.01,
+                            http=HTTPConfig(connect_timeout=0.3, read_timeout=0.4))
     assert client.is_initialized()
-    assert 0.25 <= time.monotonic() - start < 3
+    assert 0.65 <= time.monotonic() - start < 3
     assert [r.fault for r in fake.stream_requests] == ["stall", None]
     fake.wait_for_open_streams(1)  # the stalled connection was closed by the client
 

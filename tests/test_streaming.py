@@ -666,13 +666,14 @@ def test_client_raising_synchronously_is_a_network_error():
     assert len(h.pending_calls()) == 1
 
 
-def test_connect_timeout_cancels_the_request_and_reconnects():
-    h = Harness(Config(SDK_KEY, http=HTTPConfig(connect_timeout=4)))
-    h.clock.advance(3.9)
+def test_connect_and_read_timeout_cancel_the_request_and_reconnect():
+    """No response headers within connect_timeout + read_timeout: given up, then a reconnect."""
+    h = Harness(Config(SDK_KEY, http=HTTPConfig(connect_timeout=4, read_timeout=2)))
+    h.clock.advance(5.9)
     assert not h.requests[0].cancelled
     h.clock.advance(0.1)
     assert h.requests[0].cancelled
-    assert h.status.status.error.kind is ERR.NETWORK_ERROR and "4" in h.status.status.error.message
+    assert h.status.status.error.kind is ERR.NETWORK_ERROR and "6" in h.status.status.error.message
     h.clock.advance(h.reconnect_delay())
     assert len(h.requests) == 2
 

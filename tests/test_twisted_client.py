@@ -67,7 +67,7 @@ def test_track_without_user_and_all_flags_without_user_warn(td, caplog):
 
 
 def test_offline_and_set_online(td):
-    client = TwistedLDClient("k", Config(offline=True, update_processor_class=td), reactor=Clock())
+    client = TwistedLDClient("k", Config(offline=True, send_events=False, update_processor_class=td), reactor=Clock())
     assert client.is_offline()
     assert fired(client.variation("your.feature.key", USER, "dflt")) == "dflt"
     fired(client.set_online())

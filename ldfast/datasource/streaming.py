@@ -3,8 +3,10 @@
 Behaviour follows ldclient/impl/datasource/streaming.py (launchdarkly-server-sdk 9.20.0) and
 PROTOCOL.md 9.1; everything runs on the reactor thread and nothing blocks it:
 
-- ``GET {stream_uri}/all[?filter=KEY]``; a response must arrive within ``http.connect_timeout``;
-  then 300 s without a byte (heartbeat comments count) drops the connection.
+- ``GET {stream_uri}/all[?filter=KEY]``; the TCP/TLS connection must be made within
+  ``http.connect_timeout`` and the response headers must arrive within ``http.read_timeout`` after
+  that (one deadline of connect + read timeout for both); then 300 s without a byte (heartbeat
+  comments count) drops the connection.
 - ``put`` replaces the whole data set. It is decoded one flag/segment at a time and each item is
   preprocessed at once, in reactor-sized slices (``Cooperator``, ~10 ms each; see ``_payload``);
   the result is swapped in whole with ``store.init_preprocessed(flags, segments)`` (or
@@ -302,7 +304,9 @@ class StreamingDataSource:
         except Exception:
             d = fail()
         conn.request = d
-        conn.connect_timer = self._reactor.callLater(self._config.http.connect_timeout, self._connect_timed_out, conn)
+        http = self._config.http
+        conn.connect_timer = self._reactor.callLater(http.connect_timeout + http.read_timeout,
+                                                     self._connect_timed_out, conn)
         d.addCallbacks(self._on_response, self._on_request_failed, callbackArgs=(conn,), errbackArgs=(conn,))
         d.addErrback(self._on_internal_error, conn)
 
@@ -340,7 +344,9 @@ class StreamingDataSource:
         if conn is not self._conn or not self._running:
             return
         if conn.timed_out:
-            message = "no response within %ss" % self._config.http.connect_timeout
+            http = self._config.http
+            message = "no response within %ss (connect timeout %ss + read timeout %ss)" % (
+                http.connect_timeout + http.read_timeout, http.connect_timeout, http.read_timeout)
         else:
             message = _describe(failure)
         self._fail(conn, DataSourceErrorKind.NETWORK_ERROR, 0, message, "Error on stream connection: %s" % message)

@@ -28,18 +28,42 @@ def _new_reactor() -> Any:
         return SelectReactor()
 
 
+_SYNCHRONOUS_SIGNALS = ("SIGKILL", "SIGSTOP", "SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGABRT", "SIGTRAP", "SIGSYS")
+
+
+def _block_process_signals() -> None:
+    """Leave process signals (SIGTERM, SIGINT, SIGCHLD, ...) to the application's main thread.
+
+    A signal sent to the process may be handled by any thread that does not block it; a server's
+    C-level handler (uWSGI's master, seen here) run on ldfast's thread instead of its main thread
+    did not shut the server down. Threads this thread starts (the DNS pool) inherit the mask.
+    """
+    import signal
+
+    if not hasattr(signal, "pthread_sigmask"):
+        return
+    keep = {getattr(signal, name) for name in _SYNCHRONOUS_SIGNALS if hasattr(signal, name)}
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, set(signal.valid_signals()) - keep)
+    except (OSError, ValueError):  # never fail to start the networking over this
+        pass
+
+
 class ReactorThread:
     """One reactor, running in one daemon thread, until ``stop()``."""
 
-    def __init__(self, name: str = "ldfast-reactor") -> None:
+    def __init__(self, name: str = "ldfast-reactor", wait: bool = True) -> None:
+        """``wait=False``: return without waiting for the thread to run (``call_soon`` works at
+        once; its calls run when the reactor starts)."""
         self.reactor = _new_reactor()
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
-        if not self._started.wait(10):
+        if wait and not self._started.wait(10):
             raise RuntimeError("ldfast: the networking reactor did not start")
 
     def _run(self) -> None:
+        _block_process_signals()
         self.reactor.callWhenRunning(self._started.set)
         self.reactor.run(installSignalHandlers=False)
 
@@ -51,8 +75,8 @@ class ReactorThread:
         return threading.current_thread() is self._thread
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn`` on the reactor thread, without waiting."""
-        if self.running:
+        """Run ``fn`` on the reactor thread, without waiting (queued if the reactor has not started yet)."""
+        if self._thread.is_alive():
             self.reactor.callFromThread(fn, *args)
 
     def call(self, fn: Callable[..., Any], *args: Any, timeout: float = 10.0) -> Any:
@@ -74,7 +98,7 @@ class ReactorThread:
 
             d.addBoth(finish)
 
-        if not self.running:
+        if not self._thread.is_alive():
             raise RuntimeError("the networking reactor is not running")
         self.reactor.callFromThread(run)
         if not done.wait(timeout):

@@ -17,7 +17,8 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Callable, Optional
+from collections import deque
+from typing import Any, Callable, Deque, Optional
 
 from ldfast._ext.evaluator import ClientCore
 from ldfast.config import Config
@@ -66,18 +67,33 @@ class _BackgroundNetworking:
         self._events: Any = None
         self._stopped = False
         self._pid = 0
+        # events recorded before the processor exists on the reactor thread (bounded by capacity)
+        self._pending: Deque[Any] = deque()
+        self._pending_lock = threading.Lock()
 
     def start(self) -> None:
+        """Start the reactor thread and, on it, the events and the data source. Never waits for the
+        thread: in a forked worker (uWSGI without enable-threads) it may only run later."""
         from ldfast._reactor import ReactorThread
 
         self._pid = os.getpid()
-        self._net = ReactorThread()
+        self._net = ReactorThread(wait=False)
+        self._net.call_soon(self._start_on_reactor)
+
+    def _start_on_reactor(self) -> None:
+        # runs even if stop() was called meanwhile (stop's own call is queued after this one), so
+        # that events recorded before the processor existed are still delivered
         if self._with_events:
-            self._events = self._net.call(self._make_events)
-            self._net.call(self._events.start)
+            events = self._make_events()
+            events.start()
+            with self._pending_lock:
+                self._events = events
+                pending, self._pending = self._pending, deque()
+            for event in pending:
+                events.send_event(event)
         if self._with_source:
-            self._source = self._net.call(self._make_source)
-            self._net.call_soon(self._source.start)
+            self._source = self._make_source()
+            self._source.start()
 
     def _make_source(self) -> Any:
         from ldfast.datasource.network import make_network_source
@@ -104,6 +120,14 @@ class _BackgroundNetworking:
         events = self._events
         if events is not None:
             events.send_event(event)
+            return
+        with self._pending_lock:
+            events = self._events
+            if events is None:
+                if self._with_events and not self._stopped and len(self._pending) < self._config.events_max_pending:
+                    self._pending.append(event)
+                return
+        events.send_event(event)
 
     def flush(self) -> None:
         if self._events is not None and self._net is not None:
@@ -116,13 +140,17 @@ class _BackgroundNetworking:
         if net is None:
             return
         deadline = time.monotonic() + timeout
-        for part in (self._events, self._source):
-            if part is not None:
-                try:
-                    net.call(part.stop, timeout=max(0.1, (deadline - time.monotonic()) * 0.6))
-                except Exception as e:  # a hung stop must not hold the caller
-                    log.warning("Stopping the networking did not finish cleanly: %s", e)
+        try:  # on the reactor thread, after the start queued before it
+            net.call(self._stop_on_reactor, timeout=timeout * 0.8)
+        except Exception as e:  # a hung stop must not hold the caller
+            log.warning("Stopping the networking did not finish cleanly: %s", e)
         net.stop(timeout=max(0.1, deadline - time.monotonic()))
+
+    def _stop_on_reactor(self) -> Any:
+        from twisted.internet.defer import DeferredList, maybeDeferred
+
+        parts = [p for p in (self._events, self._source) if p is not None]
+        return DeferredList([maybeDeferred(p.stop) for p in parts], consumeErrors=True)
 
     def after_fork_in_child(self) -> None:
         """In a forked child: the parent's reactor thread does not exist here; start networking anew."""
@@ -132,6 +160,8 @@ class _BackgroundNetworking:
         self._net = None
         self._source = None
         self._events = None
+        self._pending = deque()
+        self._pending_lock = threading.Lock()  # a lock held at fork time would never be released
         self.start()
 
 
@@ -342,9 +372,9 @@ def _check_uwsgi() -> None:
         many_threads = False
     if not (enabled("enable-threads") or many_threads):
         log.warning("ldfast: uWSGI is running without the enable-threads option. ldfast receives flag "
-                    "updates and delivers analytics events on a background thread, which uWSGI only lets "
-                    "run while a request is being handled; start uWSGI with --enable-threads "
-                    "(or enable-threads = true in its ini file).")
+                    "updates and delivers analytics events on a background thread, and uWSGI documents that "
+                    "threads started by an application may not run without that option. Start uWSGI with "
+                    "--enable-threads (or enable-threads = true in its ini file).")
     previous = getattr(uwsgi, "post_fork_hook", None)
 
     def post_fork_hook() -> None:

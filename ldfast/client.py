@@ -98,6 +98,12 @@ class _BackgroundNetworking:
 
     # -- as the event processor (thread-safe) -----------------------------------------------------
 
+    @property
+    def recorder(self) -> Any:
+        """The event processor's recorder, which the evaluation core calls (None without events)."""
+        events = self._events
+        return None if events is None else events.recorder
+
     def send_event(self, event: Any) -> None:
         events = self._events
         if events is not None:
@@ -337,10 +343,7 @@ class LDClient(ClientBase):
                                                      with_source=with_source, with_events=with_events)
             self._networking.start()
             _live_clients.add(self)
-            if with_events:
-                from ldfast.events.recorder import EventRecorder
-
-                self._core.events = EventRecorder(self._networking)
+            self._core.events = self._networking.recorder
         if self._offline:
             log.info("Started LaunchDarkly client in offline mode")
             self._data_source = _NullDataSource(False)
@@ -371,6 +374,7 @@ class LDClient(ClientBase):
     def _after_fork_in_child(self) -> None:
         if not self._closed and self._networking is not None:
             self._networking.after_fork_in_child()
+            self._core.events = self._networking.recorder  # the new processor's (the parent's counts stay there)
 
     def all_flags(self, context: Any = None) -> Optional[dict]:
         """Legacy: a dict of flag key to value, or None (with a warning) without a valid context."""

@@ -554,11 +554,25 @@ def test_send_event_from_many_threads_loses_nothing():
 
 def test_wake_ups_are_coalesced():
     h = Harness()
-    h.send(*[unknown_flag()] * 50)
+    h.send(*[EventInputIdentify(NOW_MS, USER)] * 50)
     assert len(h.clock.from_threads) == 1
     h.pump()
-    h.send(unknown_flag())
+    h.send(EventInputIdentify(NOW_MS, USER))
     assert len(h.clock.from_threads) == 1
+
+
+def test_an_evaluation_that_needs_only_a_summary_counter_wakes_nothing():
+    h = Harness()
+    h.send(unknown_flag(), evaluation())  # the first one has an index event
+    assert len(h.clock.from_threads) == 1
+    h.pump()
+    h.send(*[unknown_flag()] * 20, *[evaluation()] * 20)  # the context is known: counters only
+    assert h.clock.from_threads == [] and len(h.processor._inbox) == 0
+    payload = h.flush_and_accept()
+    assert kinds(payload) == ["index", "summary"]
+    features = payload[-1]["features"]
+    assert features["nope"]["counters"] == [{"count": 21, "value": "z", "unknown": True}]
+    assert features["flag"]["counters"] == [{"count": 21, "value": "a", "variation": 0, "version": 7}]
 
 
 # -- diagnostics ----------------------------------------------------------------------------------
@@ -580,17 +594,17 @@ def test_diagnostic_init_at_start_then_periodic_statistics():
     init.respond(202)
 
     diag.record_stream_init(NOW_MS + 10, 120, False)
-    h.send(*[unknown_flag()] * 4)  # 2 dropped at the input queue
-    h.pump()
+    h.send(*[EventInputIdentify(NOW_MS, USER)] * 4)  # 2 dropped at the input queue; 3 deduplicated
+    h.pump()  # the buffer holds 2 identify events
     h.send(unknown_flag(), unknown_flag(context=OTHER), unknown_flag(context=Context.create("third")))
-    h.pump()  # the buffer holds 2 index events: one more dropped there; 2 deduplicated contexts so far
+    h.pump()  # 1 more deduplicated (a counter only), 2 index events dropped at the full buffer
     h.clock.advance(5)  # periodic flush of 2 events; the later (empty) ones make eventsInLastBatch 0
     h.bulk()[0].respond(202)
     h.clock.advance(55)
     periodic = h.diagnostic()[1].json
     assert periodic == {
         "kind": "diagnostic", "creationDate": NOW_MS + 60_000, "id": body["id"], "dataSinceDate": NOW_MS,
-        "droppedEvents": 3, "deduplicatedUsers": 2, "eventsInLastBatch": 0,
+        "droppedEvents": 4, "deduplicatedUsers": 4, "eventsInLastBatch": 0,
         "streamInits": [{"timestamp": NOW_MS + 10, "durationMillis": 120, "failed": False}],
     }
     h.diagnostic()[1].respond(202)

@@ -3,18 +3,21 @@
 The behaviour is launchdarkly-server-sdk 9.20.0's ``DefaultEventProcessor`` (PROTOCOL.md 8.3-8.7);
 the threads and queues of the official SDK are replaced by the reactor:
 
-- ``send_event(event)`` may be called from any thread and is cheap: it appends to a deque (thread
-  safe under the GIL) of at most ``events_max_pending`` inputs and, when no wake-up is pending,
-  asks the reactor (``callFromThread``) to process the queue. When the queue is full the input is
-  dropped and counted, with one warning per overflow episode.
-- Everything else runs on the reactor thread: inputs are processed in batches of at most
-  :data:`BATCH` per reactor turn (summary counters; index events through the context-key LRU,
-  cleared every ``context_keys_flush_interval``; full and debug events, debug while the flag's
+- Its :attr:`~EventProcessor.recorder` (compiled, ``ldfast._ext.recorder``), called from any thread
+  by the clients (or through ``send_event(input)``), counts summaries and keeps the context-key
+  cache (cleared every ``context_keys_flush_interval``) in the caller's thread; it hands over only
+  ``index`` events and inputs that may become full or debug events (:meth:`EventProcessor.queue`),
+  which appends them to a deque (thread safe under the GIL) of at most ``events_max_pending``
+  inputs and, when no wake-up is pending, asks the reactor (``callFromThread``) to process the
+  queue. When the queue is full the input is dropped and counted, with one warning per overflow
+  episode.
+- Everything else runs on the reactor thread: queued inputs are processed in batches of at most
+  :data:`BATCH` per reactor turn (full and debug events, debug while the flag's
   ``debugEventsUntilDate`` is later than both the local clock and the last server ``Date``;
   sampling). Output events wait in a buffer of ``events_max_pending`` (overflow dropped, counted,
   warned once per episode).
-- Every ``flush_interval`` (a timer on the given reactor) the buffer and the summary are handed to a delivery (formatted
-  :data:`FORMAT_CHUNK` events per reactor turn, serialized with orjson, posted by
+- Every ``flush_interval`` (a timer on the given reactor) the buffer and the recorder's summary are
+  handed to a delivery (formatted :data:`FORMAT_CHUNK` events per reactor turn, serialized with orjson, posted by
   :class:`~ldfast.events.delivery.EventSender`). At most :data:`MAX_DELIVERIES` run at once; when
   all are busy a periodic flush keeps the buffer for the next one.
 - Diagnostic events (unless ``diagnostic_opt_out``): the init event at :meth:`start`, then one every
@@ -27,7 +30,6 @@ and :meth:`stop` on the reactor thread.
 """
 from __future__ import annotations
 
-import json
 import logging
 from collections import deque
 from random import Random
@@ -38,9 +40,8 @@ from twisted.internet.defer import Deferred, DeferredList, succeed
 
 from ldfast.events.delivery import EventSender
 from ldfast.events.diagnostics import DiagnosticAccumulator, create_diagnostic_id, diagnostics_enabled
-from ldfast.events.formatter import EventOutputFormatter
-from ldfast.events.lru import ContextKeyLRU
-from ldfast.events.summarizer import EventSummarizer
+from ldfast._ext.recorder import Recorder
+from ldfast.events.formatter import EventOutputFormatter, dumps_items
 from ldfast.events.types import DebugEvent, EventInputCustom, EventInputEvaluation, EventInputIdentify, IndexEvent
 
 log = logging.getLogger(__name__)
@@ -128,26 +129,6 @@ def _sample(ratio: Any, random: Callable[[], float]) -> bool:
     return random() < 1.0 / ratio
 
 
-def _dumps_chunk(out: List[Any]) -> bytes:
-    """``out`` as JSON array items without the brackets (b"" for none). An event that cannot be
-    serialized is dropped (logged) rather than the whole payload."""
-    try:
-        return orjson.dumps(out)[1:-1]
-    except TypeError:  # orjson.JSONEncodeError: e.g. an int over 64 bits, a non-string key
-        pass
-    parts = []
-    for event in out:
-        try:
-            parts.append(orjson.dumps(event))
-        except TypeError:
-            try:
-                parts.append(json.dumps(event, separators=(",", ":"), allow_nan=False).encode("utf-8"))
-            except (TypeError, ValueError) as e:
-                log.warning("Dropped a %s event whose data cannot be serialized to JSON: %s",
-                            event.get("kind") if isinstance(event, dict) else "?", e)
-    return b",".join(parts)
-
-
 class EventProcessor:
     """Analytics events for one client (see the module docstring)."""
 
@@ -162,10 +143,9 @@ class EventProcessor:
             http_client = make_http_client(reactor, config)
         self._sender = EventSender(config, reactor=reactor, http_client=http_client)
         self._formatter = EventOutputFormatter(config)
-        self._summarizer = EventSummarizer()
-        self._context_keys = ContextKeyLRU(config.context_keys_capacity)
         self._random = Random().random
-        self._omit_anonymous = config.omit_anonymous_contexts
+        self.recorder = Recorder(self, config.context_keys_capacity, config.omit_anonymous_contexts)
+        """What the clients record evaluations, identify and custom events with (any thread)."""
         # inputs, from any thread
         self._inbox: Deque[Any] = deque()
         self._inbox_full = False
@@ -176,7 +156,6 @@ class EventProcessor:
         self._outbox: List[Any] = []
         self._outbox_full = False
         self._dropped = 0
-        self._deduplicated = 0
         self._deliveries: Set[_Outcome] = set()
         self._slot_waiters: Deque[Deferred] = deque()
         self._giving_up = False
@@ -193,7 +172,14 @@ class EventProcessor:
     # -- any thread -------------------------------------------------------------------------------
 
     def send_event(self, event: Any) -> None:
-        """Queue an event input (``ldfast.events.types``); callable from any thread, never blocks."""
+        """Record an event input (``ldfast.events.types``); callable from any thread, never blocks."""
+        if self._closed or self._sender.disabled:
+            return
+        self.recorder.record(event)
+
+    def queue(self, index: Any, event: Any) -> None:
+        """From the recorder, any thread: an ``IndexEvent`` (or None) and then an input that may
+        become output events (or None), queued together for the reactor thread."""
         if self._closed or self._sender.disabled:
             return
         inbox = self._inbox
@@ -203,7 +189,10 @@ class EventProcessor:
                 self._inbox_full = True
                 log.warning("Events are being produced faster than they can be processed; some events will be dropped")
             return
-        inbox.append(event)
+        if index is not None:
+            inbox.append(index)
+        if event is not None:
+            inbox.append(event)
         if not self._wake_pending:
             self._wake_pending = True
             try:
@@ -220,7 +209,7 @@ class EventProcessor:
         self._started = True
         config = self._config
         self._every(config.flush_interval, self._periodic_flush)
-        self._every(config.context_keys_flush_interval, self._context_keys.clear)
+        self._every(config.context_keys_flush_interval, self.recorder.clear_context_keys)
         if self.diagnostics is not None:
             self._send_diagnostic(self.diagnostics.create_init_event(config))
             self._every(config.diagnostic_recording_interval, self._periodic_diagnostic)
@@ -243,6 +232,7 @@ class EventProcessor:
             return self._stopped.wait()
         self._stopped = stopped = _Outcome()
         self._closed = True
+        self.recorder.enabled = False
         for timer in self._timers:
             timer.stop()
         self._timers = []
@@ -279,7 +269,7 @@ class EventProcessor:
     @property
     def deduplicated_contexts(self) -> int:
         """Contexts already in the key cache (no index event), since the last diagnostic event."""
-        return self._deduplicated
+        return self.recorder.deduplicated
 
     def _now_millis(self) -> int:
         return int(self._reactor.seconds() * 1000)
@@ -338,44 +328,29 @@ class EventProcessor:
         return d
 
     def _process_event(self, event: Any) -> None:
+        """An input queued by the recorder (summary and context-key cache are already done)."""
+        kind = type(event)
+        if kind is IndexEvent:
+            self._add(event)
+            return
         full: Any = None
         debug: Any = None
-        if isinstance(event, EventInputEvaluation):
-            self._summarizer.summarize_event(event)  # it skips excludeFromSummaries flags
+        if kind is EventInputEvaluation:
             if event.track_events:
                 full = event
             until = event.debug_until
             if until is not None and self._debug_window_open(until):
                 debug = DebugEvent(event)
-        elif isinstance(event, EventInputIdentify):
-            if self._omit_anonymous:
-                context = event.context.without_anonymous_contexts()
-                if not context.valid:
-                    return
-                event = EventInputIdentify(event.timestamp, context, event.sampling_ratio)
-            full = event
-        elif isinstance(event, EventInputCustom):
+        elif kind is EventInputIdentify or kind is EventInputCustom:
             full = event
         else:
-            log.warning("Ignored an analytics event input of unknown type %s", type(event).__name__)
+            log.warning("Ignored an analytics event input of unknown type %s", kind.__name__)
             return
-
-        context = event.context
-        if context is not None:
-            if self._omit_anonymous:
-                context = context.without_anonymous_contexts()
-            if context.valid:
-                if self._context_keys.put(context.fully_qualified_key):
-                    self._deduplicated += 1
-                elif not isinstance(event, EventInputIdentify):
-                    self._add(IndexEvent(event.timestamp, context))
-
-        if full is not None or debug is not None:
-            ratio = event.sampling_ratio
-            if full is not None and _sample(ratio, self._random):
-                self._add(full)
-            if debug is not None and _sample(ratio, self._random):
-                self._add(debug)
+        ratio = event.sampling_ratio
+        if full is not None and _sample(ratio, self._random):
+            self._add(full)
+        if debug is not None and _sample(ratio, self._random):
+            self._add(debug)
 
     def _debug_window_open(self, until: Any) -> bool:
         try:
@@ -397,7 +372,8 @@ class EventProcessor:
         """LaunchDarkly refused our events for good: drop everything, send nothing more."""
         self._inbox.clear()
         self._outbox = []
-        self._summarizer.clear()
+        self.recorder.enabled = False
+        self.recorder.clear_summary()
         for timer in self._timers:
             timer.stop()
         self._timers = []
@@ -422,10 +398,10 @@ class EventProcessor:
                 self._disable()
             return succeed(False)
         events = self._outbox
-        summary = self._summarizer.snapshot()
+        recorder = self.recorder
         if self.diagnostics is not None:
             self.diagnostics.record_events_in_batch(len(events))
-        if not events and summary.is_empty():
+        if not events and recorder.summary_is_empty():
             return _all_ok([o.wait() for o in self._deliveries])
         if len(self._deliveries) >= MAX_DELIVERIES:
             if not wait_for_slot:
@@ -435,7 +411,7 @@ class EventProcessor:
             return waiter
         self._outbox = []
         self._outbox_full = False
-        self._summarizer.clear()
+        summary = recorder.take_summary()
         outcome = _Outcome()
         self._deliveries.add(outcome)
         count = len(events) + (0 if summary.is_empty() else 1)
@@ -458,7 +434,7 @@ class EventProcessor:
                 chunk = events[start:start + FORMAT_CHUNK]
                 position[0] = start + len(chunk)
                 last = position[0] >= len(events)
-                part = _dumps_chunk(make(chunk, summary if last else None))
+                part = dumps_items(make(chunk, summary if last else None))
                 if part:
                     parts.append(part)
             except Exception:
@@ -505,8 +481,7 @@ class EventProcessor:
         dropped = self._dropped + self._inbox_dropped
         self._dropped = 0
         self._inbox_dropped = 0
-        event = self.diagnostics.create_event_and_reset(dropped, self._deduplicated)
-        self._deduplicated = 0
+        event = self.diagnostics.create_event_and_reset(dropped, self.recorder.take_deduplicated())
         self._send_diagnostic(event)
 
     def _send_diagnostic(self, event: Any) -> None:
@@ -523,6 +498,8 @@ class NullEventProcessor:
 
     diagnostics = None
     disabled = False
+
+    recorder = None
 
     def send_event(self, event: Any) -> None:
         pass

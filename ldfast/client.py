@@ -20,6 +20,7 @@ import weakref
 from typing import Any, Callable, Optional
 
 from ldfast._ext.evaluator import ClientCore
+from ldfast._ext.recorder import check_track
 from ldfast.config import Config
 from ldfast.context import to_context
 from ldfast.evaluation import EvaluationDetail, FeatureFlagsState
@@ -271,20 +272,13 @@ class ClientBase:
     # -- analytics ------------------------------------------------------------------------------
 
     def track(self, event_name: str, context: Any = None, data: Any = None, metric_value: Any = None) -> None:
-        """Record a custom event (sent with the next flush)."""
-        if context is None or (isinstance(context, dict) and "key" not in context and data is None):
-            log.warning("track(%r) called without a user/context; no event is recorded", event_name)
-            return
-        context = to_context(context)
-        if context._error is not None:
-            log.warning("Invalid context for track (%s)", context._error)
-            return
-        if metric_value is not None and (isinstance(metric_value, bool) or not isinstance(metric_value, (int, float))):
-            log.warning("track(%r): metric_value must be a number; it is omitted", event_name)
-            metric_value = None
+        """Record a custom event (sent with the next flush). No context (or an invalid one): no
+        event; ``metric_value`` not a finite number: left out. Either way one warning is logged."""
         events = self._core.events
         if events is not None:
-            events.custom(event_name, context, data, metric_value)
+            events.track(event_name, context, data, metric_value)
+        else:
+            check_track(event_name, context, data, metric_value)
 
     def identify(self, context: Any) -> None:
         """Record an identify event (sent with the next flush)."""

@@ -303,7 +303,7 @@ def test_events_buffered_when_disabled_are_dropped():
     h.bulk()[0].respond(401)
     h.clock.advance(5)
     assert len(h.http.requests) == 1
-    assert h.processor._outbox == []
+    assert h.processor._outbox.events == []
 
 
 # -- capacity -------------------------------------------------------------------------------------

@@ -27,10 +27,13 @@ cdef class EventOutputFormatter:
     cdef ContextFormatter _contexts
     @cython.locals(out=list, redacted=dict, plain=dict)
     cpdef list make_output_events(self, object events, object summary)
+    @cython.locals(fragments=bint, redacted=dict, plain=dict, out=list, parts=list, dropped=Py_ssize_t,
+                   n=Py_ssize_t, i=Py_ssize_t)
+    cpdef bytes serialize(self, list events, object summary, list contexts=*)
     @cython.locals(formatted=object)
-    cdef dict _context(self, Context context, bint redact_anonymous, dict cache)
+    cdef object _context(self, Context context, bint redact_anonymous, dict cache, bint fragment)
     @cython.locals(out=dict, ev=EventInputEvaluation, original=EventInputEvaluation)
-    cdef dict _output_event(self, object e, dict redacted, dict plain)
+    cdef dict _output_event(self, object e, dict redacted, dict plain, bint fragment)
 
 @cython.locals(out=dict)
 cdef dict _eval_props(EventInputEvaluation e, str kind)

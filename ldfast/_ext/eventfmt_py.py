@@ -31,6 +31,7 @@ from ldfast._ext.recorder import make_summary_event as _make_summary_event
 log = logging.getLogger("ldfast.events.formatter")
 
 _dumps = orjson.dumps
+_Fragment = getattr(orjson, "Fragment", None)  # orjson >= 3.9.16: JSON written once, embedded as is
 
 # Parsed private references: names that hide a whole attribute; nested paths (component tuples, at
 # least two components) -> the reference as written, reported in redactedAttributes; and every
@@ -183,42 +184,97 @@ class EventOutputFormatter:
         redacted: Dict[int, Any] = {}  # formatted contexts, by id, within this payload
         plain: Dict[int, Any] = {}
         for e in events:
-            out.append(self._output_event(e, redacted, plain))
+            out.append(self._output_event(e, redacted, plain, False))
         if summary is not None and not summary.is_empty():
             out.append(_make_summary_event(summary))
         return out
 
     def make_output_event(self, e: Any) -> Dict[str, Any]:
-        return self._output_event(e, {}, {})
+        return self._output_event(e, {}, {}, False)
+
+    def serialize(self, events: List[Any], summary: Any, contexts: Optional[list] = None) -> bytes:
+        """The JSON array of these events and the summary: ``serialize_events(make_output_events(...))``
+        but faster, each context being written once per payload. For a payload written in parts,
+        pass the same ``contexts`` (from :meth:`new_context_cache`) for every part, and keep the
+        events of the earlier parts alive until the last part is written."""
+        fragments = _Fragment is not None
+        if contexts is None:
+            contexts = [{}, {}]
+        redacted = contexts[0]
+        plain = contexts[1]
+        out = []
+        for e in events:
+            out.append(self._output_event(e, redacted, plain, fragments))
+        if summary is not None and not summary.is_empty():
+            out.append(_make_summary_event(summary))
+        try:
+            return _dumps(out)
+        except TypeError:  # orjson.JSONEncodeError: e.g. an int over 64 bits, a non-string key
+            pass
+        parts = []
+        dropped = 0
+        first = ""
+        n = len(events)
+        for i in range(len(out)):
+            event = out[i]
+            try:
+                parts.append(_dumps(event))
+                continue
+            except TypeError:
+                pass
+            if fragments and i < n:  # the json module cannot write fragments
+                event = self._output_event(events[i], {}, {}, False)
+            try:
+                parts.append(json.dumps(event, separators=(",", ":"), allow_nan=False).encode("utf-8"))
+            except (TypeError, ValueError) as e:
+                if dropped == 0:
+                    first = "%s event: %s" % (event.get("kind"), e)
+                dropped += 1
+        if dropped:
+            log.warning("Dropped %d analytics event(s) whose data cannot be serialized to JSON (first: %s)",
+                        dropped, first)
+        return b"[" + b",".join(parts) + b"]"
+
+    @staticmethod
+    def new_context_cache() -> list:
+        """Formatted contexts (by context object) for the parts of one payload (see :meth:`serialize`)."""
+        return [{}, {}]
 
     def make_summary_event(self, summary: Any) -> Dict[str, Any]:
         return _make_summary_event(summary)
 
-    def _context(self, context: Any, redact_anonymous: bool, cache: dict) -> Dict[str, Any]:
+    def _context(self, context: Any, redact_anonymous: bool, cache: dict, fragment: bool) -> Any:
+        """The context's event form, made once per payload (``cache``, by object); as an orjson
+        fragment (its JSON) when ``fragment``, unless orjson cannot write it."""
         key = id(context)
         formatted = cache.get(key)
         if formatted is None:
             formatted = self._contexts.format(context, redact_anonymous)
+            if fragment:
+                try:
+                    formatted = _Fragment(_dumps(formatted))
+                except TypeError:
+                    pass  # the event is written by the json module, with the context as a dict
             cache[key] = formatted
         return formatted
 
-    def _output_event(self, e: Any, redacted: dict, plain: dict) -> Dict[str, Any]:
+    def _output_event(self, e: Any, redacted: dict, plain: dict, fragment: bool) -> Dict[str, Any]:
         kind = type(e)
         if kind is _EventInputEvaluation:
             out = _eval_props(e, "feature")
-            out["context"] = self._context(e.context, True, redacted)
+            out["context"] = self._context(e.context, True, redacted, fragment)
             return out
         if kind is _IndexEvent:
             return {"kind": "index", "creationDate": e.timestamp,
-                    "context": self._context(e.context, False, plain)}
+                    "context": self._context(e.context, False, plain, fragment)}
         if kind is _DebugEvent:
             original = e.original_input
             out = _eval_props(original, "debug")
-            out["context"] = self._context(original.context, False, plain)
+            out["context"] = self._context(original.context, False, plain, fragment)
             return out
         if kind is _EventInputCustom:
             out = {"kind": "custom", "creationDate": e.timestamp, "key": e.key,
-                   "context": self._context(e.context, True, redacted)}
+                   "context": self._context(e.context, True, redacted, fragment)}
             if e.data is not None:
                 out["data"] = e.data
             if e.metric_value is not None:
@@ -226,7 +282,7 @@ class EventOutputFormatter:
             return out
         if kind is _EventInputIdentify:
             return {"kind": "identify", "creationDate": e.timestamp,
-                    "context": self._context(e.context, False, plain)}
+                    "context": self._context(e.context, False, plain, fragment)}
         raise TypeError("not an analytics event: %r" % (e,))
 
 
@@ -273,7 +329,10 @@ def dumps_items(output_events: List[Any]) -> bytes:
 
 def serialize_events(output_events: List[Any]) -> bytes:
     """The request body: a JSON array (see :func:`dumps_items`)."""
-    return b"[" + dumps_items(output_events) + b"]"
+    try:
+        return _dumps(output_events)
+    except TypeError:
+        return b"[" + dumps_items(output_events) + b"]"
 
 
 __all__ = ("ContextFormatter", "EventOutputFormatter", "dumps_items", "format_context", "serialize_events")

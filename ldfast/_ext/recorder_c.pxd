@@ -5,6 +5,7 @@ from ldfast._ext.context_c cimport Context
 from ldfast._ext.model_c cimport EvaluationDetail, Flag
 
 
+@cython.no_gc  # links to contexts, flags and JSON values only: never part of a cycle
 cdef class EventInputEvaluation:
     cdef public object timestamp
     cdef public object context
@@ -21,11 +22,13 @@ cdef class EventInputEvaluation:
     cdef public object sampling_ratio
     cdef public object debug_until
 
+@cython.no_gc  # links to contexts, flags and JSON values only: never part of a cycle
 cdef class EventInputIdentify:
     cdef public object timestamp
     cdef public object context
     cdef public object sampling_ratio
 
+@cython.no_gc  # links to contexts, flags and JSON values only: never part of a cycle
 cdef class EventInputCustom:
     cdef public object timestamp
     cdef public object context
@@ -34,10 +37,12 @@ cdef class EventInputCustom:
     cdef public object metric_value
     cdef public object sampling_ratio
 
+@cython.no_gc  # links to contexts, flags and JSON values only: never part of a cycle
 cdef class IndexEvent:
     cdef public object timestamp
     cdef public object context
 
+@cython.no_gc  # links to contexts, flags and JSON values only: never part of a cycle
 cdef class DebugEvent:
     cdef public EventInputEvaluation original_input
 
@@ -93,10 +98,36 @@ cdef class ContextKeyLRU:
 @cython.locals(c=Context, multi=list)
 cdef Context _without_anonymous(Context context)
 
+cpdef bint sample(object ratio, object random) except -1
+cdef bint _window_open(object until, object now_ms, object server_ms) except -1
+
+@cython.final
+cdef class Outbox:
+    cdef public list events
+    cdef public Py_ssize_t capacity
+    cdef public bint full
+    cdef public long long dropped
+    cpdef add(self, object event)
+    @cython.locals(i=Py_ssize_t)
+    cpdef process(self, object inbox, Py_ssize_t n, object now_ms, object server_ms, object random)
+    @cython.locals(ev=EventInputEvaluation, ratio=object, until=object)
+    cdef _process(self, object event, object now_ms, object server_ms, object random)
+
+cpdef object track_context(object event_name, object context, object data)
+@cython.locals(t=object, v=double)
+cpdef object track_metric(object event_name, object metric_value)
+
+cpdef object current_time_millis()
+
 @cython.final
 cdef class Recorder:
     cdef public bint enabled
-    cdef object _sink
+    cdef object _inbox
+    cdef Py_ssize_t _capacity
+    cdef object _wake
+    cdef public bint wake_pending
+    cdef public bint inbox_full
+    cdef public long long inbox_dropped
     cdef SummaryTable _table
     cdef ContextKeyLRU _keys
     cdef public long long deduplicated
@@ -107,6 +138,10 @@ cdef class Recorder:
                     list prerequisites)
     cpdef unknown(self, object key, Context context, object default, object reason, bint detailed)
     cpdef failed(self, Flag flag, Context context, object default, object reason, bint detailed)
+    @cython.locals(event=EventInputCustom)
+    cpdef track(self, object event_name, object context, object data, object metric_value)
+    cdef _queue(self, object index, object event)
+    cdef _overflow(self)
     @cython.locals(experiment=bint, variation=object, value=object, reason=object, known=object)
     cdef _evaluation(self, Flag flag, Context context, EvaluationDetail detail, object default, bint detailed,
                      object parent, bint main)
@@ -119,5 +154,5 @@ cdef class Recorder:
     @cython.locals(context=Context, lock=object)
     cdef _identify(self, EventInputIdentify event)
     @cython.locals(indexable=Context, lock=object, index=object)
-    cdef _other(self, object event)
+    cdef _other(self, EventInputCustom event)
     cdef Context _note(self, Context context)

@@ -28,6 +28,7 @@ from time import time as _time
 from typing import Any, Dict, Hashable, List, Optional
 
 from ldfast._ext.context import Context as _Context
+from ldfast._ext.context import to_context
 
 log = logging.getLogger("ldfast.events.recorder")
 
@@ -334,6 +335,137 @@ class ContextKeyLRU:
         self._newest = None
 
 
+# -- the processor's output buffer ---------------------------------------------------------------------
+
+def sample(ratio: Any, random: Any) -> bool:
+    """Keep an event with probability 1/ratio (None is 1; a non-int or a ratio <= 0 is never)."""
+    if ratio is None:
+        return True
+    if type(ratio) is not int:
+        return False
+    if ratio == 1:
+        return True
+    if ratio <= 0:
+        return False
+    return random() < 1.0 / ratio
+
+
+class Outbox:
+    """The event processor's output events (reactor thread only): at most ``capacity``; an event
+    that finds it full is dropped and counted (``dropped``), with one warning per overflow episode."""
+
+    __slots__ = ("events", "capacity", "full", "dropped")
+
+    def __init__(self, capacity: int):
+        self.events: List[Any] = []
+        self.capacity = capacity
+        self.full = False
+        self.dropped = 0
+
+    def add(self, event: Any) -> None:
+        if len(self.events) >= self.capacity:
+            self.dropped += 1
+            if not self.full:
+                self.full = True
+                log.warning("Exceeded event queue capacity. Increase capacity to avoid dropping events.")
+        else:
+            self.events.append(event)
+            self.full = False
+
+    def take(self) -> List[Any]:
+        """The events so far; the buffer starts over empty."""
+        events = self.events
+        self.events = []
+        self.full = False
+        return events
+
+    def take_dropped(self) -> int:
+        n = self.dropped
+        self.dropped = 0
+        return n
+
+    def process(self, inbox: Any, n: int, now_ms: Any, server_ms: Any, random: Any) -> None:
+        """Turn up to ``n`` inputs from the recorder's ``inbox`` into output events: index events as
+        they are; an evaluation tracked becomes a full event, and a debug event while its flag's
+        ``debugEventsUntilDate`` is later than both ``now_ms`` and ``server_ms``; identify and custom
+        events are full events. Full and debug events are sampled (``random``)."""
+        popleft = inbox.popleft
+        for i in range(n):
+            try:
+                event = popleft()
+            except IndexError:
+                break
+            try:
+                self._process(event, now_ms, server_ms, random)
+            except Exception:
+                log.exception("Unexpected error while processing an analytics event")
+
+    def _process(self, event: Any, now_ms: Any, server_ms: Any, random: Any) -> None:
+        kind = type(event)
+        if kind is IndexEvent:
+            self.add(event)
+            return
+        if kind is EventInputEvaluation:
+            ev = event
+            ratio = ev.sampling_ratio
+            if ev.track_events and sample(ratio, random):
+                self.add(ev)
+            until = ev.debug_until
+            if until is not None and _window_open(until, now_ms, server_ms) and sample(ratio, random):
+                self.add(DebugEvent(ev))
+        elif kind is EventInputIdentify or kind is EventInputCustom:
+            if sample(event.sampling_ratio, random):
+                self.add(event)
+        else:
+            log.warning("Ignored an analytics event input of unknown type %s", kind.__name__)
+
+
+def _window_open(until: Any, now_ms: Any, server_ms: Any) -> bool:
+    try:
+        return bool(until > server_ms and until > now_ms)
+    except TypeError:  # not a number
+        return False
+
+
+# -- track() arguments --------------------------------------------------------------------------------
+
+def track_context(event_name: Any, context: Any, data: Any) -> Any:
+    """The context of a ``track`` call, or None (with one log line) when no event can be recorded."""
+    if type(context) is not _Context:
+        if context is None or (isinstance(context, dict) and "key" not in context and data is None):
+            log.warning("track(%r) called without a user/context; no event is recorded", event_name)
+            return None
+        context = to_context(context)
+    if context._error is not None:
+        log.warning("Invalid context for track (%s)", context._error)
+        return None
+    return context
+
+
+def track_metric(event_name: Any, metric_value: Any) -> Any:
+    """The metric value of a ``track`` call: a finite int or float, else None (with one log line)."""
+    if metric_value is None:
+        return None
+    t = type(metric_value)
+    if t is int:
+        return metric_value
+    if t is float:
+        v = metric_value
+        if v - v == 0.0:  # not NaN or an infinity
+            return metric_value
+    elif isinstance(metric_value, (int, float)) and not isinstance(metric_value, bool):
+        if isinstance(metric_value, int) or metric_value - metric_value == 0.0:
+            return metric_value
+    log.warning("track(%r): metric_value must be a finite number, not %r; it is omitted", event_name, metric_value)
+    return None
+
+
+def check_track(event_name: Any, context: Any, data: Any, metric_value: Any) -> None:
+    """The warnings ``track`` logs for bad arguments, for a client whose events are off."""
+    if track_context(event_name, context, data) is not None:
+        track_metric(event_name, metric_value)
+
+
 # -- the recorder -------------------------------------------------------------------------------------
 
 def _without_anonymous(context: Any) -> Any:
@@ -354,16 +486,27 @@ def _without_anonymous(context: Any) -> Any:
 class Recorder:
     """Records analytics events for one event processor (see the module docstring).
 
-    ``sink.queue(index, event)`` receives, from any thread, an ``IndexEvent`` to send (or None) and
-    an input that may become output events (or None). ``enabled`` is cleared when the processor
-    stops or is disabled: everything is ignored from then on.
+    What the processor needs to see goes into ``inbox`` (a deque the processor drains on its
+    reactor thread), an ``IndexEvent`` first when one is due, at most ``capacity`` inputs deep: an
+    input that finds it full is dropped and counted (``inbox_dropped``), with one warning per
+    overflow episode (``inbox_full``, which the processor clears once it has drained the inbox).
+    ``wake()`` is called when something was queued and no wake-up is pending (``wake_pending``,
+    cleared by the processor when it wakes up). ``enabled`` is cleared when the processor stops or
+    is disabled: everything is ignored from then on.
     """
 
-    __slots__ = ("enabled", "_sink", "_table", "_keys", "deduplicated", "_omit_anonymous", "_lock")
+    __slots__ = ("enabled", "_inbox", "_capacity", "_wake", "wake_pending", "inbox_full", "inbox_dropped",
+                 "_table", "_keys", "deduplicated", "_omit_anonymous", "_lock")
 
-    def __init__(self, sink: Any, context_keys_capacity: int = 1000, omit_anonymous_contexts: bool = False):
+    def __init__(self, inbox: Any, capacity: int, wake: Any, context_keys_capacity: int = 1000,
+                 omit_anonymous_contexts: bool = False):
         self.enabled = True
-        self._sink = sink
+        self._inbox = inbox
+        self._capacity = capacity
+        self._wake = wake
+        self.wake_pending = False
+        self.inbox_full = False
+        self.inbox_dropped = 0
         self._table = SummaryTable()
         self._keys = ContextKeyLRU(context_keys_capacity)
         self.deduplicated = 0
@@ -403,6 +546,28 @@ class Recorder:
     def custom(self, key: Any, context: Any, data: Any, metric_value: Any) -> None:
         if self.enabled:
             self._other(EventInputCustom(current_time_millis(), context, key, data, metric_value))
+
+    def track(self, event_name: Any, context: Any, data: Any, metric_value: Any) -> None:
+        """A client's ``track`` call: bad arguments are logged (see :func:`track_context` and
+        :func:`track_metric`); an event that finds the inbox full is dropped before it is made."""
+        context = track_context(event_name, context, data)
+        if context is None:
+            return
+        if metric_value is not None:
+            metric_value = track_metric(event_name, metric_value)
+        if not self.enabled:
+            return
+        if len(self._inbox) >= self._capacity:
+            self._overflow()
+            return
+        event = EventInputCustom.__new__(EventInputCustom)  # made field by field: no argument parsing
+        event.timestamp = current_time_millis()
+        event.context = context
+        event.key = event_name
+        event.data = data
+        event.metric_value = metric_value
+        event.sampling_ratio = None
+        self._other(event)
 
     def record(self, event: Any) -> None:
         """Record any event input (``EventInputEvaluation``, ``EventInputIdentify``,
@@ -447,6 +612,19 @@ class Recorder:
         finally:
             if lock is not None:
                 lock.release()
+
+    def take_inbox_dropped(self) -> int:
+        """Inputs dropped at the full inbox since the last call."""
+        lock = self._lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            n = self.inbox_dropped
+            self.inbox_dropped = 0
+        finally:
+            if lock is not None:
+                lock.release()
+        return n
 
     def take_deduplicated(self) -> int:
         """Contexts found in the key cache since the last call."""
@@ -512,7 +690,7 @@ class Recorder:
         if track or debug_until is not None:
             event = EventInputEvaluation(timestamp, context, key, flag, variation, value, reason, default, parent,
                                          track)
-        self._sink.queue(index, event)
+        self._queue(index, event)
 
     def _recorded_evaluation(self, event: EventInputEvaluation) -> None:
         indexable = event.context
@@ -531,9 +709,9 @@ class Recorder:
         if indexable is not None:
             index = IndexEvent(event.timestamp, indexable)
         if event.track_events or event.debug_until is not None:
-            self._sink.queue(index, event)
+            self._queue(index, event)
         elif index is not None:
-            self._sink.queue(index, None)
+            self._queue(index, None)
 
     def _identify(self, event: EventInputIdentify) -> None:
         context = event.context
@@ -551,7 +729,7 @@ class Recorder:
         finally:
             if lock is not None:
                 lock.release()
-        self._sink.queue(None, event)
+        self._queue(None, event)
 
     def _other(self, event: Any) -> None:
         indexable = event.context
@@ -568,7 +746,30 @@ class Recorder:
         index = None
         if indexable is not None:
             index = IndexEvent(event.timestamp, indexable)
-        self._sink.queue(index, event)
+        self._queue(index, event)
+
+    def _queue(self, index: Any, event: Any) -> None:
+        """Hand an index event and/or an input to the processor (any thread)."""
+        inbox = self._inbox
+        if len(inbox) >= self._capacity:
+            self._overflow()
+            return
+        if index is not None:
+            inbox.append(index)
+        if event is not None:
+            inbox.append(event)
+        if not self.wake_pending:
+            self.wake_pending = True
+            try:
+                self._wake()
+            except Exception:  # the reactor is gone: the events can no longer be sent
+                pass
+
+    def _overflow(self) -> None:
+        self.inbox_dropped += 1
+        if not self.inbox_full:
+            self.inbox_full = True
+            log.warning("Events are being produced faster than they can be processed; some events will be dropped")
 
     def _note(self, context: Any) -> Any:
         """Put a context's key in the cache: the context when an index event is due, else None."""
@@ -581,5 +782,5 @@ class Recorder:
 
 
 __all__ = ("ContextKeyLRU", "DebugEvent", "EventInputCustom", "EventInputEvaluation", "EventInputIdentify",
-           "EventSummary", "IndexEvent", "Recorder", "SummaryTable", "current_time_millis", "is_experiment",
-           "make_summary_event")
+           "EventSummary", "IndexEvent", "Outbox", "Recorder", "SummaryTable", "check_track", "current_time_millis",
+           "is_experiment", "make_summary_event", "track_context", "track_metric")

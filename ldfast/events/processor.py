@@ -36,13 +36,12 @@ from random import Random
 from typing import Any, Callable, Deque, List, Optional, Set
 
 import orjson
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 
 from ldfast.events.delivery import EventSender
 from ldfast.events.diagnostics import DiagnosticAccumulator, create_diagnostic_id, diagnostics_enabled
-from ldfast._ext.recorder import Recorder
-from ldfast.events.formatter import EventOutputFormatter, dumps_items
-from ldfast.events.types import DebugEvent, EventInputCustom, EventInputEvaluation, EventInputIdentify, IndexEvent
+from ldfast._ext.recorder import Outbox, Recorder
+from ldfast.events.formatter import EventOutputFormatter
 
 log = logging.getLogger(__name__)
 
@@ -120,15 +119,6 @@ def _all_ok(ds: List[Deferred]) -> "Deferred[bool]":
     return d
 
 
-def _sample(ratio: Any, random: Callable[[], float]) -> bool:
-    """Keep an event with probability 1/ratio (None is 1; a non-int or a ratio <= 0 is never)."""
-    if ratio is None or ratio == 1 and type(ratio) is int:
-        return True
-    if isinstance(ratio, bool) or not isinstance(ratio, int) or ratio <= 0:
-        return False
-    return random() < 1.0 / ratio
-
-
 class EventProcessor:
     """Analytics events for one client (see the module docstring)."""
 
@@ -144,18 +134,14 @@ class EventProcessor:
         self._sender = EventSender(config, reactor=reactor, http_client=http_client)
         self._formatter = EventOutputFormatter(config)
         self._random = Random().random
-        self.recorder = Recorder(self, config.context_keys_capacity, config.omit_anonymous_contexts)
-        """What the clients record evaluations, identify and custom events with (any thread)."""
-        # inputs, from any thread
+        # inputs, from any thread (through the recorder)
         self._inbox: Deque[Any] = deque()
-        self._inbox_full = False
-        self._inbox_dropped = 0
-        self._wake_pending = False
+        self.recorder = Recorder(self._inbox, self._capacity, self._wake, config.context_keys_capacity,
+                                 config.omit_anonymous_contexts)
+        """What the clients record evaluations, identify and custom events with (any thread)."""
         self._closed = False
         # reactor-only state
-        self._outbox: List[Any] = []
-        self._outbox_full = False
-        self._dropped = 0
+        self._outbox = Outbox(self._capacity)
         self._deliveries: Set[_Outcome] = set()
         self._slot_waiters: Deque[Deferred] = deque()
         self._giving_up = False
@@ -177,28 +163,9 @@ class EventProcessor:
             return
         self.recorder.record(event)
 
-    def queue(self, index: Any, event: Any) -> None:
-        """From the recorder, any thread: an ``IndexEvent`` (or None) and then an input that may
-        become output events (or None), queued together for the reactor thread."""
-        if self._closed or self._sender.disabled:
-            return
-        inbox = self._inbox
-        if len(inbox) >= self._capacity:
-            self._inbox_dropped += 1
-            if not self._inbox_full:
-                self._inbox_full = True
-                log.warning("Events are being produced faster than they can be processed; some events will be dropped")
-            return
-        if index is not None:
-            inbox.append(index)
-        if event is not None:
-            inbox.append(event)
-        if not self._wake_pending:
-            self._wake_pending = True
-            try:
-                self._reactor.callFromThread(self._process)
-            except Exception:  # the reactor is gone: the events can no longer be sent
-                pass
+    def _wake(self) -> None:
+        """The recorder queued something: process the inbox on the reactor thread."""
+        self._reactor.callFromThread(self._process)
 
     # -- reactor thread ---------------------------------------------------------------------------
 
@@ -264,7 +231,7 @@ class EventProcessor:
     @property
     def dropped_events(self) -> int:
         """Events dropped because a queue was full, since the last diagnostic event."""
-        return self._dropped + self._inbox_dropped
+        return self._outbox.dropped + self.recorder.inbox_dropped
 
     @property
     def deduplicated_contexts(self) -> int:
@@ -281,10 +248,11 @@ class EventProcessor:
 
     def _process(self) -> None:
         """A wake-up: process one batch of inputs; another turn if more are queued."""
-        self._wake_pending = False
+        recorder = self.recorder
+        recorder.wake_pending = False
         self._process_some(BATCH)
-        if self._inbox and not self._wake_pending:
-            self._wake_pending = True
+        if self._inbox and not recorder.wake_pending:
+            recorder.wake_pending = True
             self._reactor.callLater(0, self._process)
 
     def _process_some(self, n: int) -> None:
@@ -295,19 +263,10 @@ class EventProcessor:
         if self._sender.disabled:
             self._disable()
             return
-        process = self._process_event
-        popleft = inbox.popleft
-        for _ in range(n):
-            try:
-                event = popleft()
-            except IndexError:
-                break
-            try:
-                process(event)
-            except Exception:
-                log.exception("Unexpected error while processing an analytics event")
+        if inbox:
+            self._outbox.process(inbox, n, self._now_millis(), self._sender.last_known_past_time, self._random)
         if not inbox:
-            self._inbox_full = False  # the overflow episode is over
+            self.recorder.inbox_full = False  # the overflow episode is over
 
     def _drain(self) -> "Deferred[None]":
         """Process every input queued now, :data:`BATCH` per reactor turn; fires when done (at once
@@ -327,51 +286,10 @@ class EventProcessor:
         step()
         return d
 
-    def _process_event(self, event: Any) -> None:
-        """An input queued by the recorder (summary and context-key cache are already done)."""
-        kind = type(event)
-        if kind is IndexEvent:
-            self._add(event)
-            return
-        full: Any = None
-        debug: Any = None
-        if kind is EventInputEvaluation:
-            if event.track_events:
-                full = event
-            until = event.debug_until
-            if until is not None and self._debug_window_open(until):
-                debug = DebugEvent(event)
-        elif kind is EventInputIdentify or kind is EventInputCustom:
-            full = event
-        else:
-            log.warning("Ignored an analytics event input of unknown type %s", kind.__name__)
-            return
-        ratio = event.sampling_ratio
-        if full is not None and _sample(ratio, self._random):
-            self._add(full)
-        if debug is not None and _sample(ratio, self._random):
-            self._add(debug)
-
-    def _debug_window_open(self, until: Any) -> bool:
-        try:
-            return until > self._sender.last_known_past_time and until > self._now_millis()
-        except TypeError:  # not a number
-            return False
-
-    def _add(self, event: Any) -> None:
-        if len(self._outbox) >= self._capacity:
-            self._dropped += 1
-            if not self._outbox_full:
-                self._outbox_full = True
-                log.warning("Exceeded event queue capacity. Increase capacity to avoid dropping events.")
-        else:
-            self._outbox.append(event)
-            self._outbox_full = False
-
     def _disable(self) -> None:
         """LaunchDarkly refused our events for good: drop everything, send nothing more."""
         self._inbox.clear()
-        self._outbox = []
+        self._outbox.take()
         self.recorder.enabled = False
         self.recorder.clear_summary()
         for timer in self._timers:
@@ -397,7 +315,7 @@ class EventProcessor:
             if self._sender.disabled:
                 self._disable()
             return succeed(False)
-        events = self._outbox
+        events = self._outbox.events
         recorder = self.recorder
         if self.diagnostics is not None:
             self.diagnostics.record_events_in_batch(len(events))
@@ -409,8 +327,7 @@ class EventProcessor:
             waiter: Deferred = Deferred()
             self._slot_waiters.append(waiter)
             return waiter
-        self._outbox = []
-        self._outbox_full = False
+        self._outbox.take()
         summary = recorder.take_summary()
         outcome = _Outcome()
         self._deliveries.add(outcome)
@@ -423,9 +340,15 @@ class EventProcessor:
 
     def _serialize(self, events: List[Any], summary: Any) -> "Deferred[bytes]":
         """The JSON body, :data:`FORMAT_CHUNK` events per reactor turn (at once for a small payload)."""
+        serialize = self._formatter.serialize
+        if len(events) <= FORMAT_CHUNK:
+            try:
+                return succeed(serialize(events, summary))
+            except Exception:
+                return fail()
         d: Deferred = Deferred()
-        parts: List[bytes] = []
-        make = self._formatter.make_output_events
+        parts: List[Any] = []
+        contexts = self._formatter.new_context_cache()  # each context written once per payload
         position = [0]
 
         def step() -> None:
@@ -434,14 +357,16 @@ class EventProcessor:
                 chunk = events[start:start + FORMAT_CHUNK]
                 position[0] = start + len(chunk)
                 last = position[0] >= len(events)
-                part = dumps_items(make(chunk, summary if last else None))
-                if part:
-                    parts.append(part)
+                part = serialize(chunk, summary if last else None, contexts)
+                if len(part) > 2:  # not "[]"
+                    if parts:
+                        parts.append(b",")
+                    parts.append(memoryview(part)[1:-1])
             except Exception:
                 d.errback()
                 return
             if last:
-                d.callback(b"[" + b",".join(parts) + b"]")
+                d.callback(b"".join([b"["] + parts + [b"]"]))
             else:
                 self._reactor.callLater(0, step)
 
@@ -478,9 +403,7 @@ class EventProcessor:
     def _periodic_diagnostic(self) -> None:
         if self.diagnostics is None or self._sender.disabled:
             return
-        dropped = self._dropped + self._inbox_dropped
-        self._dropped = 0
-        self._inbox_dropped = 0
+        dropped = self._outbox.take_dropped() + self.recorder.take_inbox_dropped()
         event = self.diagnostics.create_event_and_reset(dropped, self.recorder.take_deduplicated())
         self._send_diagnostic(event)
 

@@ -285,7 +285,7 @@ class ClientBase:
         context = to_context(context)
         if context._error is not None:
             log.warning("Invalid context for identify (%s)", context._error)
-        elif context.key == "":
+        elif context._multi is None and context._key == "":  # a legacy user with an empty key
             log.warning("Empty user key for identify")
         elif self._core.events is not None:
             self._core.events.identify(context)

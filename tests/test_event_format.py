@@ -302,6 +302,26 @@ def test_differential_output_events(scenario):
     assert parse_ordered(serialize_events(actual)) == parse_ordered(json.dumps(expected, separators=(",", ":")))
 
 
+@pytest.mark.c_extension
+@settings(max_examples=300, **SETTINGS)
+@given(scenarios())
+def test_the_payload_twins_write_the_same_bytes(scenario):
+    from ldfast._ext import eventfmt_c, eventfmt_py
+
+    config, context_dicts, flags, ops = scenario
+    contexts = [both_contexts(d) for d in context_dicts]
+    ours = Side(False, config)
+    run_side(ours, flags, contexts, ops)
+    summary = ours.summarizer.snapshot()
+    cfg = Config("sdk-key", **config)
+    compiled, pure = eventfmt_c.EventOutputFormatter(cfg), eventfmt_py.EventOutputFormatter(cfg)
+    body = compiled.serialize(ours.events, summary)
+    assert body == pure.serialize(ours.events, summary)
+    assert body == eventfmt_c.serialize_events(compiled.make_output_events(ours.events, summary)) \
+        == eventfmt_py.serialize_events(pure.make_output_events(ours.events, summary))
+    assert parse_ordered(body) == parse_ordered(json.dumps(compiled.make_output_events(ours.events, summary)))
+
+
 @settings(max_examples=300, **SETTINGS)
 @given(st.data())
 def test_prebuilt_experiment_flags_match_the_rule(data):

@@ -308,19 +308,23 @@ def test_events_buffered_when_disabled_are_dropped():
 
 # -- capacity -------------------------------------------------------------------------------------
 
-def test_a_full_input_queue_drops_and_counts_with_one_warning_per_episode(caplog):
+def test_a_full_input_queue_drops_and_counts_with_one_warning_per_flush(caplog):
     h = Harness(events_max_pending=3)
-    with caplog.at_level(logging.WARNING, "ldfast.events.processor"):
+    warning = "Events are being produced faster than they can be processed; some events will be dropped"
+    with caplog.at_level(logging.WARNING):
         h.send(*[EventInputIdentify(NOW_MS, USER)] * 5)  # the reactor has not run yet
         assert len(h.processor._inbox) == 3
         assert h.processor.dropped_events == 2
         assert len(caplog.records) == 1
-        h.pump()  # the queue drains: the episode is over
+        h.pump()  # the queue drains
         h.send(*[EventInputIdentify(NOW_MS, USER)] * 2)  # room for these
-        h.send(*[EventInputIdentify(NOW_MS, USER)] * 3)  # fill up again
-    assert h.processor.dropped_events == 4
-    assert [r.getMessage() for r in caplog.records].count(
-        "Events are being produced faster than they can be processed; some events will be dropped") == 2
+        h.send(*[EventInputIdentify(NOW_MS, USER)] * 3)  # full again: counted, not warned again
+        assert h.processor.dropped_events == 4
+        assert [r.getMessage() for r in caplog.records].count(warning) == 1
+        h.flush_and_accept()
+        h.send(*[EventInputIdentify(NOW_MS, USER)] * 4)  # after a flush: warned again
+    assert h.processor.recorder.inbox_dropped == 5
+    assert [r.getMessage() for r in caplog.records].count(warning) == 2
 
 
 def test_a_full_output_buffer_drops_and_counts_but_still_summarizes(caplog):

@@ -9,8 +9,8 @@ the threads and queues of the official SDK are replaced by the reactor:
   ``index`` events and inputs that may become full or debug events (:meth:`EventProcessor.queue`),
   which appends them to a deque (thread safe under the GIL) of at most ``events_max_pending``
   inputs and, when no wake-up is pending, asks the reactor (``callFromThread``) to process the
-  queue. When the queue is full the input is dropped and counted, with one warning per overflow
-  episode.
+  queue. When the queue is full the input is dropped and counted, with one warning per flush
+  interval at most (a flood drains and refills the queue many times a second).
 - Everything else runs on the reactor thread: queued inputs are processed in batches of at most
   :data:`BATCH` per reactor turn (full and debug events, debug while the flag's
   ``debugEventsUntilDate`` is later than both the local clock and the last server ``Date``;
@@ -265,8 +265,6 @@ class EventProcessor:
             return
         if inbox:
             self._outbox.process(inbox, n, self._now_millis(), self._sender.last_known_past_time, self._random)
-        if not inbox:
-            self.recorder.inbox_full = False  # the overflow episode is over
 
     def _drain(self) -> "Deferred[None]":
         """Process every input queued now, :data:`BATCH` per reactor turn; fires when done (at once
@@ -329,6 +327,7 @@ class EventProcessor:
             return waiter
         self._outbox.take()
         summary = recorder.take_summary()
+        recorder.inbox_full = False  # warn again about an overflow of the input queue (once per flush)
         outcome = _Outcome()
         self._deliveries.add(outcome)
         count = len(events) + (0 if summary.is_empty() else 1)

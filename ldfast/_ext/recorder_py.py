@@ -17,7 +17,10 @@ summary table at flush (:meth:`Recorder.take_summary`).
 Threads: the sync client evaluates in application threads while its processor runs on a reactor
 thread. The compiled twin runs each counting step (counters, dates, cache) without executing Python
 bytecode, so under the GIL it is atomic with respect to the other threads; the pure twin takes a
-lock around the same steps.
+lock around the same steps. (One exception in the compiled twin: making the entry of a flag or
+counter first seen in a flush period allocates, and a garbage collection it triggers may run a
+finalizer written in Python, which may switch threads; a count racing with it could in theory be
+lost.)
 """
 from __future__ import annotations
 
@@ -216,8 +219,7 @@ class SummaryTable:
         """Count one evaluation at ``ts`` (milliseconds)."""
         entry = self.flags.get(key)
         if entry is None:
-            entry = FlagCounts(default)
-            self.flags[key] = entry
+            entry = self.flags.setdefault(key, FlagCounts(default))
         multi = context._multi
         if multi is None:
             kind = context._kind

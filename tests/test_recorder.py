@@ -118,11 +118,6 @@ def test_every_evaluation_from_many_threads_is_counted(fake):
 
 # -- the twins agree -------------------------------------------------------------------------------
 
-class Sink:
-    def __init__(self):
-        self.inbox = deque()
-
-
 def record_script(recorder_module, seed):
     """A random sequence of evaluations through one recorder twin: its summary and queued inputs."""
     from ldfast._ext.evaluator import evaluate

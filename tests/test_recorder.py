@@ -295,3 +295,20 @@ def test_a_flood_of_a_million_tracks_keeps_the_queues_at_capacity_and_memory_bou
     assert processor.dropped_events >= 1_000_000 - 2 * capacity - 1
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) <= 4  # once per flush interval at most, not per event
+
+
+def test_the_event_dispatchers_use_the_twins_in_use():
+    """A compiled build records and writes events with the compiled twins; a pure one with the pure."""
+    import ldfast._ext as ext
+    from ldfast._ext import eventfmt, recorder
+    from ldfast.events.processor import EventProcessor
+
+    for mod in (recorder, eventfmt):
+        name = mod.implementation.__name__
+        if ldfast.extensions_enabled():
+            assert name.endswith("_c") and not mod.implementation.__file__.endswith(".py")
+        else:
+            assert name.endswith("_py")
+    assert {"recorder", "eventfmt"} <= set(ext.TWINS)
+    processor = EventProcessor(ldfast.Config("sdk-key", diagnostic_opt_out=True), reactor=None, http_client=object())
+    assert type(processor.recorder) is recorder.Recorder

@@ -14,6 +14,7 @@ Quote ratios from one run, not absolute times.
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime
 import gc
 import itertools
@@ -28,6 +29,53 @@ from typing import Any, Callable, Dict, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scenarios as S  # noqa: E402
+import ldclient  # noqa: E402
+import ldfast  # noqa: E402
+
+
+class _EventsSink:
+    """A local fake LaunchDarkly service that accepts the analytics payloads of the events-on case
+    (started on first use, stopped at exit)."""
+
+    fake: Any = None
+
+    @classmethod
+    def uri(cls) -> str:
+        if cls.fake is None:
+            sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            from tests.support.fake_ld import FakeLaunchDarklyThread
+
+            cls.fake = FakeLaunchDarklyThread()
+            atexit.register(cls.close)
+        return cls.fake.uri
+
+    @classmethod
+    def close(cls) -> None:
+        if cls.fake is not None:
+            cls.fake.close()
+            cls.fake = None
+
+
+def _events_on_variation(impl: str) -> Any:
+    """The simple variation with analytics events on (an untracked flag, a context already seen):
+    what recording an evaluation adds. Payloads go to a local fake service."""
+    import functools
+
+    flags, segments = S.base_data()
+    sdk = ldfast if impl == "ldfast" else ldclient
+    features = S.FAST_FEATURES if impl == "ldfast" else S.OFFICIAL_FEATURES
+    segments_kind = S.FAST_SEGMENTS if impl == "ldfast" else S.OFFICIAL_SEGMENTS
+    cfg = sdk.Config("sdk-key", update_processor_class=S._source(features, segments_kind, flags, segments),
+                     events_uri=_EventsSink.uri(), flush_interval=3600, diagnostic_opt_out=True)
+    client = sdk.LDClient(config=cfg, start_wait=5)
+    assert client.is_initialized()
+    ctx = S.context_class(impl).from_dict(dict(S.USER))
+    return functools.partial(client.variation, S.SIMPLE_KEY, ctx, "default"), S._same, client
+
+
+# the evaluation cases, then "events on" (not judged by the evaluation targets)
+CASES = S.CASES + (S.Case("simple_variation_events_on", "simple variation, events on", False,
+                          _events_on_variation),)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results", "latest.json")
@@ -89,7 +137,7 @@ def check_same(case: S.Case, prepared: Dict[str, Any]) -> Any:
 def measure(impls: List[str], repeat: int, target: float) -> Dict[str, Dict[str, Dict[str, float]]]:
     """Per case id, per implementation: best and median µs per call, and the loop count."""
     results: Dict[str, Dict[str, Dict[str, float]]] = {}
-    for case in S.CASES:
+    for case in CASES:
         prepared = {impl: case.setup(impl) for impl in S.IMPLEMENTATIONS}
         try:
             check_same(case, prepared)
@@ -261,7 +309,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print("python:   %s" % info["python"])
     print("ldfast:   %s, extensions %s" % (versions["ldfast"], "enabled" if compiled else "disabled (pure)"))
     print("official: launchdarkly-server-sdk %s" % versions["launchdarkly-server-sdk"])
-    capped = ", ".join("%s %d" % (c.name, min(args.repeat, c.max_repeat)) for c in S.CASES if c.max_repeat)
+    capped = ", ".join("%s %d" % (c.name, min(args.repeat, c.max_repeat)) for c in CASES if c.max_repeat)
     print("method:   best of %d repeats (%s) of ~%.2fs each, µs per call; every case checked for equal answers"
           % (args.repeat, capped or "all cases", args.target))
     print()
@@ -271,7 +319,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         headers += ["ldfast (pure) µs/call", "ratio (official/pure)"]
     rows = []
     cases_json = []
-    for case in S.CASES:
+    for case in CASES:
         r = results[case.id]
         official, fast = r["official"]["best_us"], r["ldfast"]["best_us"]
         ratio = official / fast
@@ -311,7 +359,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             "machine": info,
             "versions": versions,
             "method": {"repeat": args.repeat, "target_seconds_per_repeat": args.target,
-                       "max_repeat": {c.id: c.max_repeat for c in S.CASES if c.max_repeat},
+                       "max_repeat": {c.id: c.max_repeat for c in CASES if c.max_repeat},
                        "statistic": "best", "unit": "microseconds per call", "gc": "enabled"},
             "cases": cases_json,
             "targets": targets,

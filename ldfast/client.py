@@ -17,10 +17,10 @@ import os
 import threading
 import time
 import weakref
-from collections import deque
-from typing import Any, Callable, Deque, Optional
+from typing import Any, Callable, Optional
 
 from ldfast._ext.evaluator import ClientCore
+from ldfast._ext.recorder import check_track
 from ldfast.config import Config
 from ldfast.context import to_context
 from ldfast.evaluation import EvaluationDetail, FeatureFlagsState
@@ -67,30 +67,24 @@ class _BackgroundNetworking:
         self._events: Any = None
         self._stopped = False
         self._pid = 0
-        # events recorded before the processor exists on the reactor thread (bounded by capacity)
-        self._pending: Deque[Any] = deque()
-        self._pending_lock = threading.Lock()
 
     def start(self) -> None:
         """Start the reactor thread and, on it, the events and the data source. Never waits for the
-        thread: in a forked worker (uWSGI without enable-threads) it may only run later."""
+        thread (in a forked worker it may only run later): the event processor is built here, so
+        events can be recorded at once, and started on the reactor."""
         from ldfast._reactor import ReactorThread
 
         self._pid = os.getpid()
         self._net = ReactorThread(wait=False)
+        if self._with_events:
+            self._events = self._make_events()
         self._net.call_soon(self._start_on_reactor)
 
     def _start_on_reactor(self) -> None:
         # runs even if stop() was called meanwhile (stop's own call is queued after this one), so
-        # that events recorded before the processor existed are still delivered
-        if self._with_events:
-            events = self._make_events()
-            events.start()
-            with self._pending_lock:
-                self._events = events
-                pending, self._pending = self._pending, deque()
-            for event in pending:
-                events.send_event(event)
+        # that events recorded before the reactor ran are still delivered
+        if self._events is not None:
+            self._events.start()
         if self._with_source:
             self._source = self._make_source()
             self._source.start()
@@ -116,18 +110,11 @@ class _BackgroundNetworking:
 
     # -- as the event processor (thread-safe) -----------------------------------------------------
 
-    def send_event(self, event: Any) -> None:
+    @property
+    def recorder(self) -> Any:
+        """The event processor's recorder, which the evaluation core calls (None without events)."""
         events = self._events
-        if events is not None:
-            events.send_event(event)
-            return
-        with self._pending_lock:
-            events = self._events
-            if events is None:
-                if self._with_events and not self._stopped and len(self._pending) < self._config.events_max_pending:
-                    self._pending.append(event)
-                return
-        events.send_event(event)
+        return None if events is None else events.recorder
 
     def flush(self) -> None:
         if self._events is not None and self._net is not None:
@@ -160,8 +147,6 @@ class _BackgroundNetworking:
         self._net = None
         self._source = None
         self._events = None
-        self._pending = deque()
-        self._pending_lock = threading.Lock()  # a lock held at fork time would never be released
         self.start()
 
 
@@ -297,27 +282,20 @@ class ClientBase:
     # -- analytics ------------------------------------------------------------------------------
 
     def track(self, event_name: str, context: Any = None, data: Any = None, metric_value: Any = None) -> None:
-        """Record a custom event (sent with the next flush)."""
-        if context is None or (isinstance(context, dict) and "key" not in context and data is None):
-            log.warning("track(%r) called without a user/context; no event is recorded", event_name)
-            return
-        context = to_context(context)
-        if context._error is not None:
-            log.warning("Invalid context for track (%s)", context._error)
-            return
-        if metric_value is not None and (isinstance(metric_value, bool) or not isinstance(metric_value, (int, float))):
-            log.warning("track(%r): metric_value must be a number; it is omitted", event_name)
-            metric_value = None
+        """Record a custom event (sent with the next flush). No context (or an invalid one): no
+        event; ``metric_value`` not a finite number: left out. Either way one warning is logged."""
         events = self._core.events
         if events is not None:
-            events.custom(event_name, context, data, metric_value)
+            events.track(event_name, context, data, metric_value)
+        else:
+            check_track(event_name, context, data, metric_value)
 
     def identify(self, context: Any) -> None:
         """Record an identify event (sent with the next flush)."""
         context = to_context(context)
         if context._error is not None:
             log.warning("Invalid context for identify (%s)", context._error)
-        elif context.key == "":
+        elif context._multi is None and context._key == "":  # a legacy user with an empty key
             log.warning("Empty user key for identify")
         elif self._core.events is not None:
             self._core.events.identify(context)
@@ -432,10 +410,7 @@ class LDClient(ClientBase):
                                                      with_source=with_source, with_events=with_events)
             self._networking.start()
             _live_clients.add(self)
-            if with_events:
-                from ldfast.events.recorder import EventRecorder
-
-                self._core.events = EventRecorder(self._networking)
+            self._core.events = self._networking.recorder
         if config.use_ldd:
             log.info("Started LaunchDarkly client in LDD mode")
             self._data_source = _NullDataSource(True)
@@ -498,6 +473,7 @@ class LDClient(ClientBase):
     def _after_fork_in_child(self) -> None:
         if not self._closed and self._networking is not None:
             self._networking.after_fork_in_child()
+            self._core.events = self._networking.recorder  # the new processor's (the parent's counts stay there)
 
     def all_flags(self, context: Any = None) -> Optional[dict]:
         """Legacy: a dict of flag key to value, or None (with a warning) without a valid context."""

@@ -78,11 +78,10 @@ class TwistedLDClient(ClientBase):
         if self._offline or not self._config._send_events_online or self._closed:
             return
         from ldfast.events.processor import EventProcessor
-        from ldfast.events.recorder import EventRecorder
 
         self._events = EventProcessor(self._config, reactor=self._reactor, http_client=self._http_client)
         self._events.start()
-        self._core.events = EventRecorder(self._events)
+        self._core.events = self._events.recorder
 
     def _stop_events(self) -> "Deferred[Any]":
         events, self._events = self._events, None

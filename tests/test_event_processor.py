@@ -303,24 +303,28 @@ def test_events_buffered_when_disabled_are_dropped():
     h.bulk()[0].respond(401)
     h.clock.advance(5)
     assert len(h.http.requests) == 1
-    assert h.processor._outbox == []
+    assert h.processor._outbox.events == []
 
 
 # -- capacity -------------------------------------------------------------------------------------
 
-def test_a_full_input_queue_drops_and_counts_with_one_warning_per_episode(caplog):
+def test_a_full_input_queue_drops_and_counts_with_one_warning_per_flush(caplog):
     h = Harness(events_max_pending=3)
-    with caplog.at_level(logging.WARNING, "ldfast.events.processor"):
+    warning = "Events are being produced faster than they can be processed; some events will be dropped"
+    with caplog.at_level(logging.WARNING):
         h.send(*[EventInputIdentify(NOW_MS, USER)] * 5)  # the reactor has not run yet
         assert len(h.processor._inbox) == 3
         assert h.processor.dropped_events == 2
         assert len(caplog.records) == 1
-        h.pump()  # the queue drains: the episode is over
+        h.pump()  # the queue drains
         h.send(*[EventInputIdentify(NOW_MS, USER)] * 2)  # room for these
-        h.send(*[EventInputIdentify(NOW_MS, USER)] * 3)  # fill up again
-    assert h.processor.dropped_events == 4
-    assert [r.getMessage() for r in caplog.records].count(
-        "Events are being produced faster than they can be processed; some events will be dropped") == 2
+        h.send(*[EventInputIdentify(NOW_MS, USER)] * 3)  # full again: counted, not warned again
+        assert h.processor.dropped_events == 4
+        assert [r.getMessage() for r in caplog.records].count(warning) == 1
+        h.flush_and_accept()
+        h.send(*[EventInputIdentify(NOW_MS, USER)] * 4)  # after a flush: warned again
+    assert h.processor.recorder.inbox_dropped == 5
+    assert [r.getMessage() for r in caplog.records].count(warning) == 2
 
 
 def test_a_full_output_buffer_drops_and_counts_but_still_summarizes(caplog):
@@ -554,11 +558,25 @@ def test_send_event_from_many_threads_loses_nothing():
 
 def test_wake_ups_are_coalesced():
     h = Harness()
-    h.send(*[unknown_flag()] * 50)
+    h.send(*[EventInputIdentify(NOW_MS, USER)] * 50)
     assert len(h.clock.from_threads) == 1
     h.pump()
-    h.send(unknown_flag())
+    h.send(EventInputIdentify(NOW_MS, USER))
     assert len(h.clock.from_threads) == 1
+
+
+def test_an_evaluation_that_needs_only_a_summary_counter_wakes_nothing():
+    h = Harness()
+    h.send(unknown_flag(), evaluation())  # the first one has an index event
+    assert len(h.clock.from_threads) == 1
+    h.pump()
+    h.send(*[unknown_flag()] * 20, *[evaluation()] * 20)  # the context is known: counters only
+    assert h.clock.from_threads == [] and len(h.processor._inbox) == 0
+    payload = h.flush_and_accept()
+    assert kinds(payload) == ["index", "summary"]
+    features = payload[-1]["features"]
+    assert features["nope"]["counters"] == [{"count": 21, "value": "z", "unknown": True}]
+    assert features["flag"]["counters"] == [{"count": 21, "value": "a", "variation": 0, "version": 7}]
 
 
 # -- diagnostics ----------------------------------------------------------------------------------
@@ -580,17 +598,17 @@ def test_diagnostic_init_at_start_then_periodic_statistics():
     init.respond(202)
 
     diag.record_stream_init(NOW_MS + 10, 120, False)
-    h.send(*[unknown_flag()] * 4)  # 2 dropped at the input queue
-    h.pump()
+    h.send(*[EventInputIdentify(NOW_MS, USER)] * 4)  # 2 dropped at the input queue; 3 deduplicated
+    h.pump()  # the buffer holds 2 identify events
     h.send(unknown_flag(), unknown_flag(context=OTHER), unknown_flag(context=Context.create("third")))
-    h.pump()  # the buffer holds 2 index events: one more dropped there; 2 deduplicated contexts so far
+    h.pump()  # 1 more deduplicated (a counter only), 2 index events dropped at the full buffer
     h.clock.advance(5)  # periodic flush of 2 events; the later (empty) ones make eventsInLastBatch 0
     h.bulk()[0].respond(202)
     h.clock.advance(55)
     periodic = h.diagnostic()[1].json
     assert periodic == {
         "kind": "diagnostic", "creationDate": NOW_MS + 60_000, "id": body["id"], "dataSinceDate": NOW_MS,
-        "droppedEvents": 3, "deduplicatedUsers": 2, "eventsInLastBatch": 0,
+        "droppedEvents": 4, "deduplicatedUsers": 4, "eventsInLastBatch": 0,
         "streamInits": [{"timestamp": NOW_MS + 10, "durationMillis": 120, "failed": False}],
     }
     h.diagnostic()[1].respond(202)

@@ -6,6 +6,7 @@ from ldfast._ext.context_c cimport Context
 from ldfast._ext.model_c cimport (AttrRef, Clause, EvaluationDetail, Flag, Prerequisite, Rollout, Rule, Segment,
                                   SegmentRule, TargetCheck, VariationOrRollout)
 from ldfast._ext.operators_c cimport match_value
+from ldfast._ext.recorder_c cimport Recorder
 
 
 @cython.no_gc  # short-lived, never part of a cycle
@@ -35,10 +36,10 @@ cdef class ClientCore:
     cdef public bint ready
     cdef public object check_ready
     cdef public object big_segments
-    cdef public object events
+    cdef public Recorder events
     cpdef object variation(self, object key, object context, object default)
     cpdef EvaluationDetail variation_detail(self, object key, object context, object default)
-    @cython.locals(flags=dict, flag=Flag, store=object, events=object, prerequisites=list, detail=EvaluationDetail)
+    @cython.locals(flags=dict, flag=Flag, store=object, events=Recorder, prerequisites=list, detail=EvaluationDetail)
     cpdef EvaluationDetail detail_for(self, object key, object context, object default, bint detailed=*)
     @cython.locals(flags=dict, snapshot=dict, segments=dict, flag=Flag, detail=EvaluationDetail, reason=dict, meta=dict,
                    prereqs=list, experiment=bint, track_events=bint, omit=bint)

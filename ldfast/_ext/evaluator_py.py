@@ -324,7 +324,7 @@ class ClientCore:
     """The client-level evaluation path (``LDClient.variation``/``variation_detail``).
 
     Config defaults, offline mode, readiness, context conversion and validation, the flag lookup,
-    unexpected errors and analytics events (``events``: an ``EventRecorder``, or None when events
+    unexpected errors and analytics events (``events``: the event processor's ``Recorder``, or None when events
     are off), in one place so the compiled twin runs the whole call in C.
     ``check_ready(what)`` is asked while ``ready`` is False (it sets ``ready`` once data is in).
     """

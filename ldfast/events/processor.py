@@ -3,18 +3,21 @@
 The behaviour is launchdarkly-server-sdk 9.20.0's ``DefaultEventProcessor`` (PROTOCOL.md 8.3-8.7);
 the threads and queues of the official SDK are replaced by the reactor:
 
-- ``send_event(event)`` may be called from any thread and is cheap: it appends to a deque (thread
-  safe under the GIL) of at most ``events_max_pending`` inputs and, when no wake-up is pending,
-  asks the reactor (``callFromThread``) to process the queue. When the queue is full the input is
-  dropped and counted, with one warning per overflow episode.
-- Everything else runs on the reactor thread: inputs are processed in batches of at most
-  :data:`BATCH` per reactor turn (summary counters; index events through the context-key LRU,
-  cleared every ``context_keys_flush_interval``; full and debug events, debug while the flag's
+- Its :attr:`~EventProcessor.recorder` (compiled, ``ldfast._ext.recorder``), called from any thread
+  by the clients (or through ``send_event(input)``), counts summaries and keeps the context-key
+  cache (cleared every ``context_keys_flush_interval``) in the caller's thread; it hands over only
+  ``index`` events and inputs that may become full or debug events (:meth:`EventProcessor.queue`),
+  which appends them to a deque (thread safe under the GIL) of at most ``events_max_pending``
+  inputs and, when no wake-up is pending, asks the reactor (``callFromThread``) to process the
+  queue. When the queue is full the input is dropped and counted, with one warning per flush
+  interval at most (a flood drains and refills the queue many times a second).
+- Everything else runs on the reactor thread: queued inputs are processed in batches of at most
+  :data:`BATCH` per reactor turn (full and debug events, debug while the flag's
   ``debugEventsUntilDate`` is later than both the local clock and the last server ``Date``;
   sampling). Output events wait in a buffer of ``events_max_pending`` (overflow dropped, counted,
   warned once per episode).
-- Every ``flush_interval`` (a timer on the given reactor) the buffer and the summary are handed to a delivery (formatted
-  :data:`FORMAT_CHUNK` events per reactor turn, serialized with orjson, posted by
+- Every ``flush_interval`` (a timer on the given reactor) the buffer and the recorder's summary are
+  handed to a delivery (formatted :data:`FORMAT_CHUNK` events per reactor turn, serialized with orjson, posted by
   :class:`~ldfast.events.delivery.EventSender`). At most :data:`MAX_DELIVERIES` run at once; when
   all are busy a periodic flush keeps the buffer for the next one.
 - Diagnostic events (unless ``diagnostic_opt_out``): the init event at :meth:`start`, then one every
@@ -27,21 +30,18 @@ and :meth:`stop` on the reactor thread.
 """
 from __future__ import annotations
 
-import json
 import logging
 from collections import deque
 from random import Random
 from typing import Any, Callable, Deque, List, Optional, Set
 
 import orjson
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 
 from ldfast.events.delivery import EventSender
 from ldfast.events.diagnostics import DiagnosticAccumulator, create_diagnostic_id, diagnostics_enabled
+from ldfast._ext.recorder import Outbox, Recorder
 from ldfast.events.formatter import EventOutputFormatter
-from ldfast.events.lru import ContextKeyLRU
-from ldfast.events.summarizer import EventSummarizer
-from ldfast.events.types import DebugEvent, EventInputCustom, EventInputEvaluation, EventInputIdentify, IndexEvent
 
 log = logging.getLogger(__name__)
 
@@ -119,35 +119,6 @@ def _all_ok(ds: List[Deferred]) -> "Deferred[bool]":
     return d
 
 
-def _sample(ratio: Any, random: Callable[[], float]) -> bool:
-    """Keep an event with probability 1/ratio (None is 1; a non-int or a ratio <= 0 is never)."""
-    if ratio is None or ratio == 1 and type(ratio) is int:
-        return True
-    if isinstance(ratio, bool) or not isinstance(ratio, int) or ratio <= 0:
-        return False
-    return random() < 1.0 / ratio
-
-
-def _dumps_chunk(out: List[Any]) -> bytes:
-    """``out`` as JSON array items without the brackets (b"" for none). An event that cannot be
-    serialized is dropped (logged) rather than the whole payload."""
-    try:
-        return orjson.dumps(out)[1:-1]
-    except TypeError:  # orjson.JSONEncodeError: e.g. an int over 64 bits, a non-string key
-        pass
-    parts = []
-    for event in out:
-        try:
-            parts.append(orjson.dumps(event))
-        except TypeError:
-            try:
-                parts.append(json.dumps(event, separators=(",", ":"), allow_nan=False).encode("utf-8"))
-            except (TypeError, ValueError) as e:
-                log.warning("Dropped a %s event whose data cannot be serialized to JSON: %s",
-                            event.get("kind") if isinstance(event, dict) else "?", e)
-    return b",".join(parts)
-
-
 class EventProcessor:
     """Analytics events for one client (see the module docstring)."""
 
@@ -162,21 +133,15 @@ class EventProcessor:
             http_client = make_http_client(reactor, config)
         self._sender = EventSender(config, reactor=reactor, http_client=http_client)
         self._formatter = EventOutputFormatter(config)
-        self._summarizer = EventSummarizer()
-        self._context_keys = ContextKeyLRU(config.context_keys_capacity)
         self._random = Random().random
-        self._omit_anonymous = config.omit_anonymous_contexts
-        # inputs, from any thread
+        # inputs, from any thread (through the recorder)
         self._inbox: Deque[Any] = deque()
-        self._inbox_full = False
-        self._inbox_dropped = 0
-        self._wake_pending = False
+        self.recorder = Recorder(self._inbox, self._capacity, self._wake, config.context_keys_capacity,
+                                 config.omit_anonymous_contexts)
+        """What the clients record evaluations, identify and custom events with (any thread)."""
         self._closed = False
         # reactor-only state
-        self._outbox: List[Any] = []
-        self._outbox_full = False
-        self._dropped = 0
-        self._deduplicated = 0
+        self._outbox = Outbox(self._capacity)
         self._deliveries: Set[_Outcome] = set()
         self._slot_waiters: Deque[Deferred] = deque()
         self._giving_up = False
@@ -193,23 +158,14 @@ class EventProcessor:
     # -- any thread -------------------------------------------------------------------------------
 
     def send_event(self, event: Any) -> None:
-        """Queue an event input (``ldfast.events.types``); callable from any thread, never blocks."""
+        """Record an event input (``ldfast.events.types``); callable from any thread, never blocks."""
         if self._closed or self._sender.disabled:
             return
-        inbox = self._inbox
-        if len(inbox) >= self._capacity:
-            self._inbox_dropped += 1
-            if not self._inbox_full:
-                self._inbox_full = True
-                log.warning("Events are being produced faster than they can be processed; some events will be dropped")
-            return
-        inbox.append(event)
-        if not self._wake_pending:
-            self._wake_pending = True
-            try:
-                self._reactor.callFromThread(self._process)
-            except Exception:  # the reactor is gone: the events can no longer be sent
-                pass
+        self.recorder.record(event)
+
+    def _wake(self) -> None:
+        """The recorder queued something: process the inbox on the reactor thread."""
+        self._reactor.callFromThread(self._process)
 
     # -- reactor thread ---------------------------------------------------------------------------
 
@@ -220,7 +176,7 @@ class EventProcessor:
         self._started = True
         config = self._config
         self._every(config.flush_interval, self._periodic_flush)
-        self._every(config.context_keys_flush_interval, self._context_keys.clear)
+        self._every(config.context_keys_flush_interval, self.recorder.clear_context_keys)
         if self.diagnostics is not None:
             self._send_diagnostic(self.diagnostics.create_init_event(config))
             self._every(config.diagnostic_recording_interval, self._periodic_diagnostic)
@@ -243,6 +199,7 @@ class EventProcessor:
             return self._stopped.wait()
         self._stopped = stopped = _Outcome()
         self._closed = True
+        self.recorder.enabled = False
         for timer in self._timers:
             timer.stop()
         self._timers = []
@@ -274,12 +231,12 @@ class EventProcessor:
     @property
     def dropped_events(self) -> int:
         """Events dropped because a queue was full, since the last diagnostic event."""
-        return self._dropped + self._inbox_dropped
+        return self._outbox.dropped + self.recorder.inbox_dropped
 
     @property
     def deduplicated_contexts(self) -> int:
         """Contexts already in the key cache (no index event), since the last diagnostic event."""
-        return self._deduplicated
+        return self.recorder.deduplicated
 
     def _now_millis(self) -> int:
         return int(self._reactor.seconds() * 1000)
@@ -291,10 +248,11 @@ class EventProcessor:
 
     def _process(self) -> None:
         """A wake-up: process one batch of inputs; another turn if more are queued."""
-        self._wake_pending = False
+        recorder = self.recorder
+        recorder.wake_pending = False
         self._process_some(BATCH)
-        if self._inbox and not self._wake_pending:
-            self._wake_pending = True
+        if self._inbox and not recorder.wake_pending:
+            recorder.wake_pending = True
             self._reactor.callLater(0, self._process)
 
     def _process_some(self, n: int) -> None:
@@ -305,19 +263,8 @@ class EventProcessor:
         if self._sender.disabled:
             self._disable()
             return
-        process = self._process_event
-        popleft = inbox.popleft
-        for _ in range(n):
-            try:
-                event = popleft()
-            except IndexError:
-                break
-            try:
-                process(event)
-            except Exception:
-                log.exception("Unexpected error while processing an analytics event")
-        if not inbox:
-            self._inbox_full = False  # the overflow episode is over
+        if inbox:
+            self._outbox.process(inbox, n, self._now_millis(), self._sender.last_known_past_time, self._random)
 
     def _drain(self) -> "Deferred[None]":
         """Process every input queued now, :data:`BATCH` per reactor turn; fires when done (at once
@@ -337,67 +284,12 @@ class EventProcessor:
         step()
         return d
 
-    def _process_event(self, event: Any) -> None:
-        full: Any = None
-        debug: Any = None
-        if isinstance(event, EventInputEvaluation):
-            self._summarizer.summarize_event(event)  # it skips excludeFromSummaries flags
-            if event.track_events:
-                full = event
-            until = event.debug_until
-            if until is not None and self._debug_window_open(until):
-                debug = DebugEvent(event)
-        elif isinstance(event, EventInputIdentify):
-            if self._omit_anonymous:
-                context = event.context.without_anonymous_contexts()
-                if not context.valid:
-                    return
-                event = EventInputIdentify(event.timestamp, context, event.sampling_ratio)
-            full = event
-        elif isinstance(event, EventInputCustom):
-            full = event
-        else:
-            log.warning("Ignored an analytics event input of unknown type %s", type(event).__name__)
-            return
-
-        context = event.context
-        if context is not None:
-            if self._omit_anonymous:
-                context = context.without_anonymous_contexts()
-            if context.valid:
-                if self._context_keys.put(context.fully_qualified_key):
-                    self._deduplicated += 1
-                elif not isinstance(event, EventInputIdentify):
-                    self._add(IndexEvent(event.timestamp, context))
-
-        if full is not None or debug is not None:
-            ratio = event.sampling_ratio
-            if full is not None and _sample(ratio, self._random):
-                self._add(full)
-            if debug is not None and _sample(ratio, self._random):
-                self._add(debug)
-
-    def _debug_window_open(self, until: Any) -> bool:
-        try:
-            return until > self._sender.last_known_past_time and until > self._now_millis()
-        except TypeError:  # not a number
-            return False
-
-    def _add(self, event: Any) -> None:
-        if len(self._outbox) >= self._capacity:
-            self._dropped += 1
-            if not self._outbox_full:
-                self._outbox_full = True
-                log.warning("Exceeded event queue capacity. Increase capacity to avoid dropping events.")
-        else:
-            self._outbox.append(event)
-            self._outbox_full = False
-
     def _disable(self) -> None:
         """LaunchDarkly refused our events for good: drop everything, send nothing more."""
         self._inbox.clear()
-        self._outbox = []
-        self._summarizer.clear()
+        self._outbox.take()
+        self.recorder.enabled = False
+        self.recorder.clear_summary()
         for timer in self._timers:
             timer.stop()
         self._timers = []
@@ -421,11 +313,11 @@ class EventProcessor:
             if self._sender.disabled:
                 self._disable()
             return succeed(False)
-        events = self._outbox
-        summary = self._summarizer.snapshot()
+        events = self._outbox.events
+        recorder = self.recorder
         if self.diagnostics is not None:
             self.diagnostics.record_events_in_batch(len(events))
-        if not events and summary.is_empty():
+        if not events and recorder.summary_is_empty():
             return _all_ok([o.wait() for o in self._deliveries])
         if len(self._deliveries) >= MAX_DELIVERIES:
             if not wait_for_slot:
@@ -433,9 +325,9 @@ class EventProcessor:
             waiter: Deferred = Deferred()
             self._slot_waiters.append(waiter)
             return waiter
-        self._outbox = []
-        self._outbox_full = False
-        self._summarizer.clear()
+        self._outbox.take()
+        summary = recorder.take_summary()
+        recorder.inbox_full = False  # warn again about an overflow of the input queue (once per flush)
         outcome = _Outcome()
         self._deliveries.add(outcome)
         count = len(events) + (0 if summary.is_empty() else 1)
@@ -447,9 +339,15 @@ class EventProcessor:
 
     def _serialize(self, events: List[Any], summary: Any) -> "Deferred[bytes]":
         """The JSON body, :data:`FORMAT_CHUNK` events per reactor turn (at once for a small payload)."""
+        serialize = self._formatter.serialize
+        if len(events) <= FORMAT_CHUNK:
+            try:
+                return succeed(serialize(events, summary))
+            except Exception:
+                return fail()
         d: Deferred = Deferred()
-        parts: List[bytes] = []
-        make = self._formatter.make_output_events
+        parts: List[Any] = []
+        contexts = self._formatter.new_context_cache()  # each context written once per payload
         position = [0]
 
         def step() -> None:
@@ -458,14 +356,16 @@ class EventProcessor:
                 chunk = events[start:start + FORMAT_CHUNK]
                 position[0] = start + len(chunk)
                 last = position[0] >= len(events)
-                part = _dumps_chunk(make(chunk, summary if last else None))
-                if part:
-                    parts.append(part)
+                part = serialize(chunk, summary if last else None, contexts)
+                if len(part) > 2:  # not "[]"
+                    if parts:
+                        parts.append(b",")
+                    parts.append(memoryview(part)[1:-1])
             except Exception:
                 d.errback()
                 return
             if last:
-                d.callback(b"[" + b",".join(parts) + b"]")
+                d.callback(b"".join([b"["] + parts + [b"]"]))
             else:
                 self._reactor.callLater(0, step)
 
@@ -502,11 +402,8 @@ class EventProcessor:
     def _periodic_diagnostic(self) -> None:
         if self.diagnostics is None or self._sender.disabled:
             return
-        dropped = self._dropped + self._inbox_dropped
-        self._dropped = 0
-        self._inbox_dropped = 0
-        event = self.diagnostics.create_event_and_reset(dropped, self._deduplicated)
-        self._deduplicated = 0
+        dropped = self._outbox.take_dropped() + self.recorder.take_inbox_dropped()
+        event = self.diagnostics.create_event_and_reset(dropped, self.recorder.take_deduplicated())
         self._send_diagnostic(event)
 
     def _send_diagnostic(self, event: Any) -> None:
@@ -523,6 +420,8 @@ class NullEventProcessor:
 
     diagnostics = None
     disabled = False
+
+    recorder = None
 
     def send_event(self, event: Any) -> None:
         pass

@@ -1,0 +1,1 @@
+eventfmt_py.py

@@ -1,0 +1,1 @@
+recorder_py.py

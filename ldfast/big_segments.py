@@ -240,9 +240,12 @@ class BigSegmentStoreManager:
         self._thread.start()
 
     def after_fork_in_child(self) -> None:
-        """In a forked child the poll thread does not exist: start it anew."""
+        """In a forked child the poll thread does not exist: start it anew (with fresh locks, in case
+        another thread held one at the fork)."""
         self._thread = None
         self._poll_lock = threading.Lock()
+        self._cache._lock = threading.Lock()
+        self._provider._lock = threading.Lock()
         self.start()
 
     def stop_polling(self, timeout: float = 1.0) -> None:

@@ -481,6 +481,49 @@ def test_a_listener_that_raises_does_not_stop_the_poll(server, r, prefix):
         manager.stop()
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_polls_and_queries_by_itself(server, r, prefix):
+    seed_memberships(r, prefix)
+    set_synchronized(r, prefix, NOW_MS())
+    client = fast_client(server.url, prefix, status_poll_interval=0.05)
+    try:
+        assert client.variation("f-user", ldfast.Context.create("u-in"), None) == "on"
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: its own poll thread and Redis connections
+            try:
+                os.close(read_end)
+                changes: "queue.Queue" = queue.Queue()
+                client.big_segment_store_status_provider.add_listener(changes.put)
+                first = client.variation_detail("f-user", ldfast.Context.create("u-both"), None)
+                os.write(write_end, b"ready")
+                try:
+                    status = changes.get(timeout=10)
+                except queue.Empty:
+                    status = None
+                out = "%s %s %s" % (first.value, first.reason["bigSegmentsStatus"], status)
+                os.write(write_end, out.encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        try:
+            assert os.read(read_end, 5) == b"ready"
+            set_synchronized(r, prefix, None)
+            result = b""
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                chunk = os.read(read_end, 200)
+                if not chunk:
+                    break
+                result += chunk
+            assert result.decode() == "on HEALTHY BigSegmentStoreStatus(available=True, stale=True)"
+        finally:
+            os.close(read_end)
+            os.waitpid(pid, 0)
+    finally:
+        client.close()
+
+
 # -- a hung Redis: bounded calls, close() bounded ------------------------------------------------
 
 def _pause(server):

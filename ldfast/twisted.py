@@ -16,6 +16,7 @@ from twisted.internet.defer import Deferred, fail, gatherResults, succeed
 
 from ldfast.client import ClientBase, _NullDataSource
 from ldfast.config import DEFAULT_BASE_URI, Config, HTTPConfig
+from ldfast.context import to_context
 from ldfast.evaluation import EvaluationDetail, FeatureFlagsState
 
 log = logging.getLogger(__name__)
@@ -87,8 +88,9 @@ class TwistedLDClient(ClientBase):
     def _new_big_segment_manager(self, big_segments_config: Any) -> Any:
         from ldfast.big_segments import BigSegmentStoreManager
 
-        manager = BigSegmentStoreManager(big_segments_config, dispatch=self._reactor.callFromThread,
-                                         blocking_status=False)
+        # listeners run on the reactor (a test Clock has no callFromThread: then on the poll thread)
+        dispatch = getattr(self._reactor, "callFromThread", None)
+        manager = BigSegmentStoreManager(big_segments_config, dispatch=dispatch, blocking_status=False)
         manager.start()
         return manager
 
@@ -139,49 +141,49 @@ class TwistedLDClient(ClientBase):
             return fail(e)
         return deferToThreadPool(self._reactor, pool, self._big_segment_manager.lookup_many, keys)
 
-    def _with_big_segments(self, context: Any, flag_key: Optional[str], evaluate: Any) -> "Deferred[Any]":
-        """``evaluate()``'s result, once the Big Segment memberships it may need are at hand."""
-        from ldfast.context import to_context
-
+    def _with_big_segments(self, user: Any, flag_key: Optional[str], evaluate: Any) -> "Deferred[Any]":
+        """``evaluate(context)``'s result, once the Big Segment memberships it may need are at hand
+        (``context`` is ``user`` converted once, or ``user`` itself if it cannot be)."""
         if self._core.offline or self._closed:
-            return succeed(evaluate())
+            return succeed(evaluate(user))
         if flag_key is not None:
             flag = self._store._flags.get(flag_key)
-            if flag is None or not flag.uses_state:
-                return succeed(evaluate())
+            if flag is None or not flag.uses_state:  # it reads no segment: no membership needed
+                return succeed(evaluate(user))
         try:
-            context = to_context(context)
+            context = to_context(user)
         except Exception:  # leave the diagnosis to the evaluation itself
-            return succeed(evaluate())
+            return succeed(evaluate(user))
         if context._error is not None:
-            return succeed(evaluate())
+            return succeed(evaluate(context))
+        manager = self._big_segment_manager
         pinned: dict = {}
         missing = []
         for key in self._big_segment_keys(context):
-            found = self._big_segment_manager.cached(key)
+            found = manager.cached(key)
             if found is None:
                 missing.append(key)
             else:
                 pinned[key] = found
         if not missing:
-            return succeed(self._evaluate_pinned(pinned, evaluate))
+            return succeed(self._evaluate_pinned(pinned, evaluate, context))
 
         def fetched(results: dict) -> Any:
             pinned.update(results)
-            return self._evaluate_pinned(pinned, evaluate)
+            return self._evaluate_pinned(pinned, evaluate, context)
 
-        def failed(failure: Any) -> Any:  # lookup_many does not raise; this is a broken thread pool
+        def failed(failure: Any) -> Any:  # lookup_many does not raise: no thread pool, or it is stopped
             log.warning("Big Segment membership fetch failed: %s", failure.getErrorMessage())
             for key in missing:
                 pinned[key] = (None, "STORE_ERROR")
-            return self._evaluate_pinned(pinned, evaluate)
+            return self._evaluate_pinned(pinned, evaluate, context)
 
         return self._fetch_memberships(missing).addCallbacks(fetched, failed)
 
-    def _evaluate_pinned(self, pinned: dict, evaluate: Any) -> Any:
+    def _evaluate_pinned(self, pinned: dict, evaluate: Any, context: Any) -> Any:
         previous, self._bs_pinned = self._bs_pinned, pinned
         try:
-            return evaluate()
+            return evaluate(context)
         finally:
             self._bs_pinned = previous
 
@@ -317,23 +319,23 @@ class TwistedLDClient(ClientBase):
         Segment membership must first be fetched from the store)."""
         if self._big_segment_manager is None:
             return succeed(self._core.variation(key, user, default))
-        return self._with_big_segments(user, key, lambda: self._core.variation(key, user, default))
+        return self._with_big_segments(user, key, lambda c: self._core.variation(key, c, default))
 
     def variation_detail(self, key: str, user: Any, default: Any) -> "Deferred[EvaluationDetail]":  # type: ignore[override]
         if self._big_segment_manager is None:
             return succeed(self._core.variation_detail(key, user, default))
-        return self._with_big_segments(user, key, lambda: self._core.variation_detail(key, user, default))
+        return self._with_big_segments(user, key, lambda c: self._core.variation_detail(key, c, default))
 
     def all_flags_state(self, user: Any, **kwargs: Any) -> "Deferred[FeatureFlagsState]":  # type: ignore[override]
         if self._big_segment_manager is None or user is None:
             return succeed(ClientBase.all_flags_state(self, user, **kwargs))
-        return self._with_big_segments(user, None, lambda: ClientBase.all_flags_state(self, user, **kwargs))
+        return self._with_big_segments(user, None, lambda c: ClientBase.all_flags_state(self, c, **kwargs))
 
     def all_flags(self, user: Any = None) -> "Deferred[Optional[dict]]":
         """A Deferred firing with {flag key: value}, or None (and a warning) without a user."""
         if self._big_segment_manager is None or user is None:
             return succeed(self._all_flags(user))
-        return self._with_big_segments(user, None, lambda: self._all_flags(user))
+        return self._with_big_segments(user, None, lambda c: self._all_flags(c))
 
     def flush(self) -> "Deferred[bool]":
         """Deliver pending events; fires with True once the payload was accepted, False if it was

@@ -49,7 +49,8 @@ class RedisBigSegmentStore(BigSegmentStore):
         try:
             import redis
         except ImportError:  # pragma: no cover - redis is in the ldfast[redis] extra
-            raise ImportError("The Redis Big Segment store needs the redis package: pip install 'ldfast[redis]'") from None
+            raise ImportError("The Redis Big Segment store needs the redis package: "
+                              "pip install 'ldfast[redis]'") from None
         if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
             raise ValueError("max_connections must be an int >= 1, got %r" % (max_connections,))
         self._prefix = prefix or "launchdarkly"

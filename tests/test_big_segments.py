@@ -684,3 +684,50 @@ def test_twisted_without_big_segments_fires_at_once():
     assert d.called and d.result.reason["bigSegmentsStatus"] == "NOT_CONFIGURED"
     assert client._core.big_segments.__name__ == "_no_big_segment_store"  # the plain path
     client.close()
+
+
+def test_non_blocking_status_before_the_first_poll_does_not_query(server, r, prefix):
+    set_synchronized(r, prefix, NOW_MS())
+
+    class MetadataCounter(CountingStore):
+        metadata_queries = 0
+
+        def get_metadata(self):
+            self.metadata_queries += 1
+            return self.store.get_metadata()
+
+    store = MetadataCounter(RedisBigSegmentStore(url=server.url, prefix=prefix))
+    manager = BigSegmentStoreManager(BigSegmentsConfig(store=store), blocking_status=False)
+    try:
+        assert manager.status_provider.status == BigSegmentStoreStatus(False, False)
+        assert manager.cached("u") is None and store.metadata_queries == 0
+        manager.poll_store_and_update_status()
+        assert manager.status_provider.status == BigSegmentStoreStatus(True, False)
+        assert store.metadata_queries == 1
+    finally:
+        manager.stop()
+    blocking = BigSegmentStoreManager(BigSegmentsConfig(store=store))  # the sync client's: queries at once
+    try:
+        assert blocking.status_provider.status == BigSegmentStoreStatus(True, False)
+        assert store.metadata_queries == 2
+    finally:
+        blocking.stop()
+
+
+def test_twisted_on_a_reactor_without_threads_reports_store_error(server, r, prefix, caplog):
+    from twisted.internet.task import Clock
+
+    from ldfast.twisted import TwistedLDClient
+
+    seed_memberships(r, prefix)
+    set_synchronized(r, prefix, NOW_MS())
+    store = RedisBigSegmentStore(url=server.url, prefix=prefix)
+    config = ldfast.Config(update_processor_class=static_source(FLAGS, SEGMENTS), send_events=False,
+                           big_segments=BigSegmentsConfig(store=store))
+    client = TwistedLDClient("sdk-key", config, reactor=Clock())
+    with caplog.at_level(logging.WARNING, logger="ldfast.twisted"):
+        d = client.variation_detail("f-user", {"key": "u-in"}, "default")
+    assert d.called
+    assert (d.result.value, d.result.reason["bigSegmentsStatus"]) == ("off", "STORE_ERROR")
+    assert any("membership fetch failed" in rec.getMessage() for rec in caplog.records)
+    assert client.close().called

@@ -128,8 +128,9 @@ class TwistedLDClient(ClientBase):
             return found
         # Not prefetched (e.g. a flag tracker evaluation): never query on the reactor; fetch it for
         # next time and report this evaluation as a store error.
-        log.debug("Big Segment membership was not cached for an evaluation on the reactor; fetching it")
-        self._fetch_memberships([key]).addErrback(lambda f: None)
+        if not self._closed:
+            log.debug("Big Segment membership was not cached for an evaluation on the reactor; fetching it")
+            self._fetch_memberships([key]).addErrback(lambda f: None)
         return None, "STORE_ERROR"
 
     def _fetch_memberships(self, keys: list) -> "Deferred[dict]":

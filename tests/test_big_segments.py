@@ -731,3 +731,27 @@ def test_twisted_on_a_reactor_without_threads_reports_store_error(server, r, pre
     assert (d.result.value, d.result.reason["bigSegmentsStatus"]) == ("off", "STORE_ERROR")
     assert any("membership fetch failed" in rec.getMessage() for rec in caplog.records)
     assert client.close().called
+
+
+def test_twisted_evaluation_outside_the_deferred_api_never_queries_on_the_reactor(server, r, prefix, net):
+    """E.g. the flag tracker evaluates with the core directly: a miss reports STORE_ERROR at once and
+    fetches the membership in the thread pool for the next evaluation."""
+    seed_memberships(r, prefix)
+    set_synchronized(r, prefix, NOW_MS())
+    client = twisted_client(net, server.url, prefix)
+    try:
+        assert net.call(client.variation, "f-static", {"key": "x"}, None, timeout=10) == "off"
+        deadline = time.monotonic() + 5
+        while client._big_segment_manager.last_status is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        ctx = ldfast.Context.create("u-in")
+        d = net.call(lambda: client._core.variation_detail("f-user", ctx, None))
+        assert (d.value, d.reason["bigSegmentsStatus"]) == ("off", "STORE_ERROR")
+        while client._big_segment_manager.cached("u-in") is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        d = net.call(lambda: client._core.variation_detail("f-user", ctx, None))
+        assert (d.value, d.reason["bigSegmentsStatus"]) == ("on", "HEALTHY")
+    finally:
+        net.call(client.close, timeout=10)

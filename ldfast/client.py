@@ -178,6 +178,10 @@ class ClientBase:
         # Without a big segment store, membership is unknown: NOT_CONFIGURED, and the segment's
         # rules (not its lists) still apply, exactly as the official client wires it.
         self._big_segments: Optional[Callable[[str], Any]] = _no_big_segment_store
+        self._big_segment_manager: Any = None
+        if config.big_segments.store is not None:
+            self._big_segment_manager = self._new_big_segment_manager(config.big_segments)
+            self._big_segments = self._big_segment_manager.lookup
         self._closed = False
         self._warned_cached = False
         self._status = DataSourceStatusProvider()
@@ -190,6 +194,13 @@ class ClientBase:
             # The hot path: instance attributes bound straight to the (compiled) core's methods.
             self.variation = self._core.variation  # type: ignore[method-assign]
             self.variation_detail = self._core.variation_detail  # type: ignore[method-assign]
+
+    def _new_big_segment_manager(self, big_segments_config: Any) -> Any:
+        from ldfast.big_segments import BigSegmentStoreManager
+
+        manager = BigSegmentStoreManager(big_segments_config)
+        manager.start()
+        return manager
 
     def _needs_network(self) -> bool:
         c = self._config
@@ -212,6 +223,19 @@ class ClientBase:
     def flag_tracker(self) -> Any:
         """Flag change and flag value change listeners (``ldfast.flag_tracker.FlagTracker``)."""
         return self._flag_tracker
+
+    @property
+    def big_segment_store_status_provider(self) -> Any:
+        """The Big Segment store's status (available, stale) and listeners (``ldfast.big_segments``)."""
+        if self._big_segment_manager is None:
+            if self._no_big_segments_provider is None:
+                from ldfast.big_segments import not_configured_status_provider
+
+                self._no_big_segments_provider = not_configured_status_provider()
+            return self._no_big_segments_provider
+        return self._big_segment_manager.status_provider
+
+    _no_big_segments_provider: Any = None
 
     @property
     def data_source_status_provider(self) -> Any:
@@ -391,6 +415,8 @@ class LDClient(ClientBase):
         self._ready_event = threading.Event()
         self._networking: Optional[_BackgroundNetworking] = None
         self._data_source = _NullDataSource(False)
+        if self._big_segment_manager is not None:
+            _live_clients.add(self)  # its status poll thread restarts after fork()
         if self._offline:
             log.info("Started LaunchDarkly client in offline mode")
             self._ready_event.set()
@@ -438,7 +464,6 @@ class LDClient(ClientBase):
     def _go_offline(self) -> None:
         """Stop the data source and the events (delivering what is pending, bounded)."""
         self._core.events = None
-        _live_clients.discard(self)
         parts = [self._data_source] if self._data_source is not self._networking else []
         if self._networking is not None:
             parts.append(self._networking)  # delivers pending events, stops the source and the thread
@@ -474,6 +499,8 @@ class LDClient(ClientBase):
         if not self._closed and self._networking is not None:
             self._networking.after_fork_in_child()
             self._core.events = self._networking.recorder  # the new processor's (the parent's counts stay there)
+        if not self._closed and self._big_segment_manager is not None:
+            self._big_segment_manager.after_fork_in_child()
 
     def all_flags(self, context: Any = None) -> Optional[dict]:
         """Legacy: a dict of flag key to value, or None (with a warning) without a valid context."""
@@ -487,6 +514,8 @@ class LDClient(ClientBase):
         _live_clients.discard(self)
         log.info("Closing LaunchDarkly client..")
         self._go_offline()
+        if self._big_segment_manager is not None:
+            self._big_segment_manager.stop()  # bounded: waits <= 1 s for an in-flight status poll
 
     def flush(self) -> None:
         """Schedule delivery of pending analytics events and return at once (as the official SDK)."""

@@ -98,7 +98,10 @@ class HTTPConfig:
 
 
 class BigSegmentsConfig:
-    """Big segment settings (the store arrives with the Redis integration)."""
+    """Big Segment settings: ``store`` (a ``BigSegmentStore``, e.g. ``RedisBigSegmentStore``; None:
+    Big Segments evaluate as NOT_CONFIGURED), the membership cache (``context_cache_size`` context
+    keys, each for ``context_cache_time`` s), the status poll (every ``status_poll_interval`` s) and
+    ``stale_after`` (s since the store's last synchronization). See ``ldfast.big_segments``."""
 
     def __init__(self, store: Any = None, context_cache_size: int = 1000, context_cache_time: float = 5,
                  status_poll_interval: float = 5, stale_after: float = 120):

@@ -3,7 +3,9 @@
 The API of LaunchDarkly's Twisted SDK reference: ``TwistedLDClient("YOUR_SDK_KEY", config)``,
 ``TwistedConfig(base_uri, connect_timeout, read_timeout)``, users as plain dicts, and Deferreds from
 ``variation``, ``flush`` and friends. Everything runs on the application's reactor (injectable);
-flag data is in memory, so evaluation Deferreds have already fired when returned.
+flag data is in memory, so evaluation Deferreds have already fired when returned, except when a
+Big Segment membership that is not cached must first be read from the Big Segment store (in the
+reactor's thread pool; see ``_with_big_segments``).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from twisted.internet.defer import Deferred, fail, gatherResults, succeed
 
 from ldfast.client import ClientBase, _NullDataSource
 from ldfast.config import DEFAULT_BASE_URI, Config, HTTPConfig
+from ldfast.context import to_context
 from ldfast.evaluation import EvaluationDetail, FeatureFlagsState
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,8 @@ class TwistedLDClient(ClientBase):
         self._init_waiters: list = []
         self._init_failure: Optional[Any] = None
         self._setup(config, bind_fast_paths=False)
+        if self._big_segment_manager is not None:
+            self._setup_big_segments()
         self._events: Any = None
         self._start_events()
         self._data_source = _NullDataSource(False)
@@ -71,6 +76,117 @@ class TwistedLDClient(ClientBase):
             self._data_source = _NullDataSource(True)
         else:
             self._start_source()
+
+    # -- big segments ---------------------------------------------------------------------------
+    #
+    # Memberships come from the store in a thread pool, never on the reactor. Before an evaluation
+    # that may need one, the keys of the context's kinds that Big Segments use are looked up in the
+    # manager's cache; what is missing is fetched in the reactor's thread pool, and the evaluation
+    # runs once it is here, with those results pinned for its duration (``_pinned_lookup``).
+    # Without a Big Segment store none of this runs: variation() is the plain in-memory path.
+
+    def _new_big_segment_manager(self, big_segments_config: Any) -> Any:
+        from ldfast.big_segments import BigSegmentStoreManager
+
+        # listeners run on the reactor (a test Clock has no callFromThread: then on the poll thread)
+        dispatch = getattr(self._reactor, "callFromThread", None)
+        manager = BigSegmentStoreManager(big_segments_config, dispatch=dispatch, blocking_status=False)
+        manager.start()
+        return manager
+
+    def _setup_big_segments(self) -> None:
+        self._bs_pinned: Optional[dict] = None
+        self._bs_kinds: Optional[frozenset] = None
+        self._core.big_segments = self._pinned_lookup
+        self._store.add_change_listener(self._big_segment_kinds_changed)
+
+    def _big_segment_kinds_changed(self, flag_keys: Any) -> None:
+        self._bs_kinds = None
+
+    def _big_segment_keys(self, context: Any) -> list:
+        """The keys of the context's kinds that some (generation-bearing) Big Segment uses."""
+        kinds = self._bs_kinds
+        if kinds is None:
+            kinds = frozenset(s.unbounded_context_kind or "user" for s in list(self._store._segments.values())
+                              if s.unbounded and not s.deleted and s.generation is not None)
+            self._bs_kinds = kinds
+        keys = []
+        for kind in kinds:
+            c = context.get_individual_context(kind)
+            if c is not None and c.key not in keys:
+                keys.append(c.key)
+        return keys
+
+    def _pinned_lookup(self, key: str) -> Any:
+        pinned = self._bs_pinned
+        if pinned is not None:
+            found = pinned.get(key)
+            if found is not None:
+                return found
+        found = self._big_segment_manager.cached(key)
+        if found is not None:
+            return found
+        # Not prefetched (e.g. a flag tracker evaluation): never query on the reactor; fetch it for
+        # next time and report this evaluation as a store error.
+        if not self._closed:
+            log.debug("Big Segment membership was not cached for an evaluation on the reactor; fetching it")
+            self._fetch_memberships([key]).addErrback(lambda f: None)
+        return None, "STORE_ERROR"
+
+    def _fetch_memberships(self, keys: list) -> "Deferred[dict]":
+        from twisted.internet.threads import deferToThreadPool
+
+        try:
+            pool = self._reactor.getThreadPool()
+        except Exception as e:  # e.g. a test Clock: no threads, so no Big Segment queries
+            return fail(e)
+        return deferToThreadPool(self._reactor, pool, self._big_segment_manager.lookup_many, keys)
+
+    def _with_big_segments(self, user: Any, flag_key: Optional[str], evaluate: Any) -> "Deferred[Any]":
+        """``evaluate(context)``'s result, once the Big Segment memberships it may need are at hand
+        (``context`` is ``user`` converted once, or ``user`` itself if it cannot be)."""
+        if self._core.offline or self._closed:
+            return succeed(evaluate(user))
+        if flag_key is not None:
+            flag = self._store._flags.get(flag_key)
+            if flag is None or not flag.uses_state:  # it reads no segment: no membership needed
+                return succeed(evaluate(user))
+        try:
+            context = to_context(user)
+        except Exception:  # leave the diagnosis to the evaluation itself
+            return succeed(evaluate(user))
+        if context._error is not None:
+            return succeed(evaluate(context))
+        manager = self._big_segment_manager
+        pinned: dict = {}
+        missing = []
+        for key in self._big_segment_keys(context):
+            found = manager.cached(key)
+            if found is None:
+                missing.append(key)
+            else:
+                pinned[key] = found
+        if not missing:
+            return succeed(self._evaluate_pinned(pinned, evaluate, context))
+
+        def fetched(results: dict) -> Any:
+            pinned.update(results)
+            return self._evaluate_pinned(pinned, evaluate, context)
+
+        def failed(failure: Any) -> Any:  # lookup_many does not raise: no thread pool, or it is stopped
+            log.warning("Big Segment membership fetch failed: %s", failure.getErrorMessage())
+            for key in missing:
+                pinned[key] = (None, "STORE_ERROR")
+            return self._evaluate_pinned(pinned, evaluate, context)
+
+        return self._fetch_memberships(missing).addCallbacks(fetched, failed)
+
+    def _evaluate_pinned(self, pinned: dict, evaluate: Any, context: Any) -> Any:
+        previous, self._bs_pinned = self._bs_pinned, pinned
+        try:
+            return evaluate(context)
+        finally:
+            self._bs_pinned = previous
 
     # -- analytics events ---------------------------------------------------------------------
 
@@ -169,23 +285,57 @@ class TwistedLDClient(ClientBase):
         self._closed = True
         log.info("Closing LaunchDarkly client..")
         # pending events are delivered (bounded) while the data source stops
-        return gatherResults([self._stop_events(), _stop(self._data_source)]).addCallback(lambda _: None)
+        parts = [self._stop_events(), _stop(self._data_source)]
+        if self._big_segment_manager is not None:
+            parts.append(self._stop_big_segments())
+        return gatherResults(parts).addCallback(lambda _: None)
+
+    def _stop_big_segments(self, timeout: float = 2.0) -> "Deferred[None]":
+        """End the status poll (without waiting for it) and stop the store in a thread, bounded."""
+        from twisted.internet.threads import deferToThreadPool
+
+        manager = self._big_segment_manager
+        manager.stop_polling(timeout=0)
+        if not hasattr(self._reactor, "getThreadPool"):
+            manager.stop_store()
+            return succeed(None)
+        done: Deferred[None] = Deferred()
+        stopping = deferToThreadPool(self._reactor, self._reactor.getThreadPool(), manager.stop_store)
+        stopping.addBoth(lambda _: done.called or done.callback(None))
+
+        def timed_out() -> None:
+            if not done.called:
+                log.warning("The Big Segment store did not stop within %s s", timeout)
+                done.callback(None)
+
+        call = self._reactor.callLater(timeout, timed_out)
+        done.addBoth(lambda r: (call.active() and call.cancel(), r)[1])
+        return done
 
     # -- the Deferred API -----------------------------------------------------------------------
 
     def variation(self, key: str, user: Any, default: Any) -> "Deferred[Any]":  # type: ignore[override]
-        """The flag's value for the user/context (a Deferred that has already fired)."""
-        return succeed(self._core.variation(key, user, default))
+        """The flag's value for the user/context (a Deferred that has already fired, unless a Big
+        Segment membership must first be fetched from the store)."""
+        if self._big_segment_manager is None:
+            return succeed(self._core.variation(key, user, default))
+        return self._with_big_segments(user, key, lambda c: self._core.variation(key, c, default))
 
     def variation_detail(self, key: str, user: Any, default: Any) -> "Deferred[EvaluationDetail]":  # type: ignore[override]
-        return succeed(self._core.variation_detail(key, user, default))
+        if self._big_segment_manager is None:
+            return succeed(self._core.variation_detail(key, user, default))
+        return self._with_big_segments(user, key, lambda c: self._core.variation_detail(key, c, default))
 
     def all_flags_state(self, user: Any, **kwargs: Any) -> "Deferred[FeatureFlagsState]":  # type: ignore[override]
-        return succeed(ClientBase.all_flags_state(self, user, **kwargs))
+        if self._big_segment_manager is None or user is None:
+            return succeed(ClientBase.all_flags_state(self, user, **kwargs))
+        return self._with_big_segments(user, None, lambda c: ClientBase.all_flags_state(self, c, **kwargs))
 
     def all_flags(self, user: Any = None) -> "Deferred[Optional[dict]]":
         """A Deferred firing with {flag key: value}, or None (and a warning) without a user."""
-        return succeed(self._all_flags(user))
+        if self._big_segment_manager is None or user is None:
+            return succeed(self._all_flags(user))
+        return self._with_big_segments(user, None, lambda c: self._all_flags(c))
 
     def flush(self) -> "Deferred[bool]":
         """Deliver pending events; fires with True once the payload was accepted, False if it was

@@ -69,6 +69,9 @@ class TwistedLDClient(ClientBase):
             log.info("Started LaunchDarkly client in offline mode")
         elif config.use_ldd:
             self._data_source = _NullDataSource(True)
+            when = getattr(self._store, "_when_initialized", None)
+            if when is not None:  # wait_for_initialization fires once the store has seen $inited
+                when(lambda: self._reactor.callFromThread(self._initialized))
         else:
             self._start_source()
 
@@ -170,7 +173,14 @@ class TwistedLDClient(ClientBase):
         self._closed = True
         log.info("Closing LaunchDarkly client..")
         # pending events are delivered (bounded) while the data source stops
-        return gatherResults([self._stop_events(), _stop(self._data_source)]).addCallback(lambda _: None)
+        done = gatherResults([self._stop_events(), _stop(self._data_source)]).addCallback(lambda _: None)
+        close_store = getattr(self._store, "close", None)
+        if close_store is not None:
+            try:
+                close_store(timeout=0)  # signal only: never wait on the reactor thread
+            except Exception:
+                log.exception("Error closing the feature store")
+        return done
 
     # -- the Deferred API -----------------------------------------------------------------------
 

@@ -18,7 +18,8 @@ talks to Redis with redis-py over a bounded ``BlockingConnectionPool``:
   only items whose JSON changed, and applies them to the mirror: never an older version over a newer
   one, never over a write of ours still queued. Flag change listeners fire for what it applies.
   In a read-only store (daemon mode: nothing ever called ``init``), items gone from Redis are
-  dropped from the mirror too. Unparseable JSON becomes that one item, malformed (MALFORMED_FLAG).
+  dropped from the mirror too, and items are read whether or not ``$inited`` is set (as the
+  official SDK reads them); ``initialized`` becomes true once ``$inited`` is seen. Unparseable JSON becomes that one item, malformed (MALFORMED_FLAG).
 - Status: an error from Redis makes the store unavailable (one warning per outage; the worker
   retries every 0.5 s); when Redis answers again the status is available+stale until queued writes
   are flushed and the data re-read, then available.
@@ -457,20 +458,20 @@ class RedisFeatureStore(InMemoryFeatureStore):
         pipe.exists(self._inited_key)
         segments, flags, inited = pipe.execute()
         done = True
-        if not inited:
-            with self._sync:
-                if self._wrote_init and self._pending_init is None and self._init_gen <= start_gen:
-                    log.warning("Redis has lost its data ($inited is missing); writing all flag data again")
-                    self._queue_full_write()
-        else:
-            done = self._apply({SEGMENTS.namespace: segments, FEATURES.namespace: flags}, start_gen)
+        with self._sync:
+            lost = not inited and self._wrote_init
+            if lost and self._pending_init is None and self._init_gen <= start_gen:
+                log.warning("Redis has lost its data ($inited is missing); writing all flag data again")
+                self._queue_full_write()
+        if not lost:  # a reader applies what it finds, $inited or not (as the official SDK reads)
+            done = self._apply({SEGMENTS.namespace: segments, FEATURES.namespace: flags}, start_gen, bool(inited))
         with self._sync:
             if done:
                 self._refresh_done = max(self._refresh_done, requested)
             self._sync.notify_all()
         return done
 
-    def _apply(self, hashes: Dict[str, Dict[Any, Any]], start_gen: int) -> bool:
+    def _apply(self, hashes: Dict[str, Dict[Any, Any]], start_gen: int, inited: bool) -> bool:
         """Apply what changed in Redis since the last read to the mirror; False if it must be re-read."""
         kinds = ((SEGMENTS, parse_segment), (FEATURES, parse_flag))
         changed: Dict[str, Dict[str, Tuple[bytes, dict, Any]]] = {}
@@ -532,8 +533,8 @@ class RedisFeatureStore(InMemoryFeatureStore):
                 for kind, raw in upserts:
                     InMemoryFeatureStore.upsert(self, kind, raw)
             self._loaded = True
-            newly = not self._redis_inited
-            self._redis_inited = True
+            newly = inited and not self._redis_inited
+            self._redis_inited = self._redis_inited or inited
             listeners, self._init_listeners = (self._init_listeners, []) if newly else ([], self._init_listeners)
         for fn in listeners:
             _call(fn)

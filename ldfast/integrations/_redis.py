@@ -271,6 +271,7 @@ class RedisFeatureStore(InMemoryFeatureStore):
 
     def _restart_after_fork(self) -> None:
         self._sync = threading.Condition(threading.RLock())  # a lock held at fork time stays held
+        self._writing = False  # the parent's worker does not exist here
         self._pool.reset()
         if self._thread is not None and not self._stopping:
             self._thread = None

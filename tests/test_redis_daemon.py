@@ -2,6 +2,7 @@
 its Redis store writes -> ldfast reads, ldfast (streaming from the fake LaunchDarkly) writes -> the
 official daemon-mode client reads; outages, status, initialization, bad data, close()."""
 import copy
+import os
 import json
 import logging
 import socket
@@ -357,3 +358,35 @@ def test_diagnostics_name_the_redis_store(server):
         assert ours["dataStoreType"] == theirs["dataStoreType"] == "Redis"
     finally:
         store.close()
+
+
+def test_a_forked_child_keeps_refreshing_from_redis(server):
+    prefix = new_prefix()
+    r = redis.Redis.from_url(server.url)
+    r.hset(prefix + ":features", "f", json.dumps(flag("f", 1, "before")))
+    r.set(prefix + ":$inited", prefix + ":$inited")
+    client, store = fast_daemon(server.url, prefix, CacheConfig(expiration=0.1))
+    try:
+        assert store.refresh(WAIT)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: its worker thread was not forked; the store restarts it by itself
+            code = 1
+            try:
+                changed = threading.Event()
+                store.add_change_listener(lambda keys: changed.set())
+                child_redis = redis.Redis.from_url(server.url)
+                child_redis.hset(prefix + ":features", "f", json.dumps(flag("f", 2, "after")))
+                if changed.wait(WAIT):
+                    os.write(write_end, str(client.variation("f", ldfast.Context.create("u"), None)).encode())
+                    code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        _, status = os.waitpid(pid, 0)
+        answer = os.read(read_end, 100).decode()
+        os.close(read_end)
+        assert os.WEXITSTATUS(status) == 0 and answer == "after"
+    finally:
+        client.close()
+        r.close()

@@ -7,7 +7,10 @@ Starts its own throwaway ``redis-server`` on a free loopback port (tests/support
    by an ldfast client in daemon mode on the Redis store (its local mirror), side by side, plus the
    official SDK in daemon mode on the same Redis (default 15 s cache) for reference. Each case first
    checks that all give the same answer. Best of ``--repeat`` timed loops of ``--loops`` calls.
-2. Fleet: ``--procs`` processes, each an ldfast ``LDClient`` in daemon mode with the Redis store
+2. Write cost: what ``init_preprocessed`` of ``--write-flags`` parsed flags and one ``upsert`` cost
+   the calling thread (a data source's reactor), in-memory store vs Redis store (whose Redis I/O is
+   on its worker thread, outside the measurement).
+3. Fleet: ``--procs`` processes, each an ldfast ``LDClient`` in daemon mode with the Redis store
    (``CacheConfig(expiration=--expiration)``), while this process, as the writer, upserts a flag
    ``--updates`` times through its own Redis store. Each reader notes when its flag tracker saw each
    new version; convergence = that moment minus the writer's ``flush()`` returning (the update is in
@@ -99,6 +102,41 @@ def bench_variation(url: str, loops: int, repeat: int) -> List[Dict[str, Any]]:
     return rows
 
 
+def bench_write_cost(url: str, count: int, repeat: int) -> List[Dict[str, Any]]:
+    """What a data source's write costs the calling (reactor) thread: in-memory vs Redis store."""
+    from ldfast.feature_store import InMemoryFeatureStore
+    from ldfast.integrations import Redis
+    from ldfast.model import parse_flag, parse_segment
+    from ldfast.versioned_data_kind import FEATURES
+
+    import scenarios
+
+    flags, segments = scenarios.all_flags_data(count)
+    flags = json.loads(json.dumps(flags))
+    parsed_flags = {k: parse_flag(v) for k, v in flags.items()}
+    parsed_segments = {k: parse_segment(v) for k, v in segments.items()}
+    redis_store = Redis.new_feature_store(url=url, prefix="bench-w-%s" % uuid.uuid4().hex[:8])
+    memory_store = InMemoryFeatureStore()
+    rows = []
+    try:
+        for name, store in (("memory", memory_store), ("redis", redis_store)):
+            best_init = best_upsert = float("inf")
+            for r in range(repeat):
+                start = time.perf_counter()
+                store.init_preprocessed(parsed_flags, parsed_segments)
+                best_init = min(best_init, time.perf_counter() - start)
+                item = dict(flags[scenarios.SIMPLE_KEY], version=1000 + r)
+                start = time.perf_counter()
+                store.upsert(FEATURES, item)
+                best_upsert = min(best_upsert, time.perf_counter() - start)
+                if store is redis_store:
+                    assert redis_store.flush(60)  # measured apart from the Redis I/O, which is on the worker
+            rows.append({"store": name, "init_preprocessed_ms": best_init * 1e3, "upsert_us": best_upsert * 1e6})
+    finally:
+        redis_store.close()
+    return rows
+
+
 def _reader(url: str, prefix: str, expiration: float, updates: int, ready: Any, out: Any) -> None:
     import logging
 
@@ -169,6 +207,7 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=4)
     parser.add_argument("--updates", type=int, default=5)
     parser.add_argument("--expiration", type=float, default=1.0)
+    parser.add_argument("--write-flags", type=int, default=5000)
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
 
@@ -179,6 +218,7 @@ def main() -> None:
 
     with RedisServer() as srv:
         rows = bench_variation(srv.url, args.loops, args.repeat)
+        writes = bench_write_cost(srv.url, args.write_flags, args.repeat)
         fleet = bench_fleet(srv.url, args.procs, args.updates, args.expiration)
 
     print("ldfast %s (extensions: %s), launchdarkly-server-sdk %s, Python %s, %s" % (
@@ -189,6 +229,11 @@ def main() -> None:
     for r in rows:
         print("%-14s %12.0f %12.0f %9.3fx %18.0f" % (r["flag"], r["memory_ns"], r["redis_ns"], r["redis_vs_memory"],
                                                     r["official_redis_ns"]))
+    print("\nwhat a data source's write costs its (reactor) thread, %d flags (best of %d)" % (
+        args.write_flags, args.repeat))
+    print("%-8s %22s %12s" % ("store", "init_preprocessed (ms)", "upsert (us)"))
+    for w in writes:
+        print("%-8s %22.2f %12.1f" % (w["store"], w["init_preprocessed_ms"], w["upsert_us"]))
     print("\nfleet: %d daemon-mode processes, %d updates, cache expiration %.2f s" % (
         fleet["procs"], fleet["updates"], fleet["expiration_s"]))
     print("%-8s %6s %10s %10s" % ("process", "seen", "mean (s)", "max (s)"))
@@ -197,7 +242,7 @@ def main() -> None:
         print("%-8d %3d/%-2d %s %s" % (i, p["seen"], p["of"], fmt(p["mean_s"]), fmt(p["max_s"])))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"variation": rows, "fleet": fleet}, f, indent=2)
+            json.dump({"variation": rows, "writes": writes, "fleet": fleet}, f, indent=2)
 
 
 if __name__ == "__main__":

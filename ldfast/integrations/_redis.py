@@ -192,9 +192,7 @@ class RedisFeatureStore(InMemoryFeatureStore):
 
     def _queue_full_write(self) -> None:
         """(Under the lock.) Queue the whole mirror as one Redis init; it supersedes queued writes."""
-        segments = {k: s.raw for k, s in self._segments.items() if not _unparseable(s.raw)}
-        flags = {k: f.raw for k, f in self._flags.items() if not _unparseable(f.raw)}
-        self._pending_init = (segments, prerequisites_first(flags))
+        self._pending_init = (dict(self._segments), dict(self._flags))  # C-speed copies; the rest in the worker
         self._pending.clear()
         self._gen += 1
         self._init_gen = self._gen
@@ -405,7 +403,9 @@ class RedisFeatureStore(InMemoryFeatureStore):
                 if self._pending.get(key) is item:
                     del self._pending[key]
 
-    def _write_init(self, segments: Dict[str, Any], flags: Dict[str, Any]) -> None:
+    def _write_init(self, segment_items: Dict[str, Any], flag_items: Dict[str, Any]) -> None:
+        segments = {k: s.raw for k, s in segment_items.items() if not _unparseable(s.raw)}
+        flags = prerequisites_first({k: f.raw for k, f in flag_items.items() if not _unparseable(f.raw)})
         pipe = self._client.pipeline(transaction=True)
         seen: Dict[str, Dict[str, bytes]] = {}
         for ns, items in zip(_NS, (segments, flags)):

@@ -124,65 +124,65 @@ class RedisFeatureStore(InMemoryFeatureStore):
             import redis
         except ImportError:  # pragma: no cover - redis is in the test extra
             raise ImportError("the Redis feature store needs redis-py: pip install 'ldfast[redis]'") from None
-        self._redis = redis
-        self._prefix = prefix or DEFAULT_PREFIX
-        self._inited_key = "%s:$inited" % self._prefix
+        self._r_redis = redis
+        self._r_prefix = prefix or DEFAULT_PREFIX
+        self._r_inited_key = "%s:$inited" % self._r_prefix
         opts: Dict[str, Any] = {"max_connections": max_connections, "timeout": 5.0,
                                 "socket_timeout": 5.0, "socket_connect_timeout": 5.0}
         opts.update(redis_opts or {})
-        self._pool = redis.BlockingConnectionPool.from_url(url, **opts)
-        self._client = redis.Redis(connection_pool=self._pool)
-        self._caching = caching if caching is not None else CacheConfig.default()
-        expiration = self._caching.expiration
-        self._interval: Optional[float] = (None if math.isinf(expiration)
+        self._r_pool = redis.BlockingConnectionPool.from_url(url, **opts)
+        self._r_client = redis.Redis(connection_pool=self._r_pool)
+        self._r_caching = caching if caching is not None else CacheConfig.default()
+        expiration = self._r_caching.expiration
+        self._r_interval: Optional[float] = (None if math.isinf(expiration)
                                            else expiration if expiration > 0 else UNCACHED_REFRESH_INTERVAL)
-        self._sync = threading.Condition(threading.RLock())
-        # all below guarded by self._sync
-        self._pending_init: Optional[Tuple[Dict[str, Any], Dict[str, Any]]] = None
-        self._pending: Dict[Tuple[str, str], dict] = {}
-        self._writing = False
-        self._gen = 0
-        self._init_gen = 0
-        self._key_gen: Dict[Tuple[str, str], int] = {}
-        self._wrote_init = False  # a data source gave us a full data set: a writer, not read-only
-        self._redis_inited = False
-        self._refresh_requested = 0
-        self._refresh_done = 0
-        self._stopping = False
-        self._thread: Optional[threading.Thread] = None
-        self._init_listeners: List[Callable[[], Any]] = []
+        self._r_sync = threading.Condition(threading.RLock())
+        # all below guarded by self._r_sync
+        self._r_pending_init: Optional[Tuple[Dict[str, Any], Dict[str, Any]]] = None
+        self._r_pending: Dict[Tuple[str, str], dict] = {}
+        self._r_writing = False
+        self._r_gen = 0
+        self._r_init_gen = 0
+        self._r_key_gen: Dict[Tuple[str, str], int] = {}
+        self._r_wrote_init = False  # a data source gave us a full data set: a writer, not read-only
+        self._r_redis_inited = False
+        self._r_refresh_requested = 0
+        self._r_refresh_done = 0
+        self._r_stopping = False
+        self._r_thread: Optional[threading.Thread] = None
+        self._r_init_listeners: List[Callable[[], Any]] = []
         # worker thread only
-        self._seen: Dict[str, Dict[str, bytes]] = {ns: {} for ns in _NS}
-        self._loaded = False
+        self._r_seen: Dict[str, Dict[str, bytes]] = {ns: {} for ns in _NS}
+        self._r_loaded = False
         # status
-        self._available = True
-        self._stale = False
-        self._sinks: List[DataStoreUpdateSink] = []
-        log.info("Redis feature store for %s, prefix %r", _redact(url), self._prefix)
+        self._r_available = True
+        self._r_stale = False
+        self._r_sinks: List[DataStoreUpdateSink] = []
+        log.info("Redis feature store for %s, prefix %r", _redact(url), self._r_prefix)
 
     # -- the FeatureStore write interface: mirror now, Redis later ----------------------------
 
     def init(self, all_data: Mapping[VersionedDataKind, Mapping[str, dict]]) -> None:
-        with self._sync:
+        with self._r_sync:
             super().init(all_data)
             self._queue_full_write()
         self.start()
 
     def init_preprocessed(self, flags: Dict[str, Any], segments: Dict[str, Any]) -> None:
-        with self._sync:
+        with self._r_sync:
             super().init_preprocessed(flags, segments)
             self._queue_full_write()
         self.start()
 
     def upsert(self, kind: VersionedDataKind, item: dict) -> bool:
-        with self._sync:
+        with self._r_sync:
             stored = super().upsert(kind, item)
             if stored:
                 key = (kind.namespace, item.get("key"))
-                self._gen += 1
-                self._key_gen[key] = self._gen
-                self._pending[key] = item
-                self._sync.notify_all()
+                self._r_gen += 1
+                self._r_key_gen[key] = self._r_gen
+                self._r_pending[key] = item
+                self._r_sync.notify_all()
         if stored:
             self.start()
         return stored
@@ -192,27 +192,27 @@ class RedisFeatureStore(InMemoryFeatureStore):
 
     def _queue_full_write(self) -> None:
         """(Under the lock.) Queue the whole mirror as one Redis init; it supersedes queued writes."""
-        self._pending_init = (dict(self._segments), dict(self._flags))  # C-speed copies; the rest in the worker
-        self._pending.clear()
-        self._gen += 1
-        self._init_gen = self._gen
-        self._wrote_init = True
-        self._redis_inited = True
-        self._sync.notify_all()
-        listeners, self._init_listeners = self._init_listeners, []
+        self._r_pending_init = (dict(self._segments), dict(self._flags))  # C-speed copies; the rest in the worker
+        self._r_pending.clear()
+        self._r_gen += 1
+        self._r_init_gen = self._r_gen
+        self._r_wrote_init = True
+        self._r_redis_inited = True
+        self._r_sync.notify_all()
+        listeners, self._r_init_listeners = self._r_init_listeners, []
         for fn in listeners:
             _call(fn)
 
     @property
     def initialized(self) -> bool:
         """True once ``$inited`` was seen in Redis or a data source gave a full data set (sticky)."""
-        return self._redis_inited
+        return self._r_redis_inited
 
     def _when_initialized(self, fn: Callable[[], Any]) -> None:
         """Call ``fn()`` (on the thread that sees it) once the store is initialized."""
-        with self._sync:
-            if not self._redis_inited:
-                self._init_listeners.append(fn)
+        with self._r_sync:
+            if not self._r_redis_inited:
+                self._r_init_listeners.append(fn)
                 return
         _call(fn)
 
@@ -223,83 +223,83 @@ class RedisFeatureStore(InMemoryFeatureStore):
 
     def is_available(self) -> bool:
         """Whether the last Redis operation succeeded (no I/O here: it never blocks)."""
-        return self._available
+        return self._r_available
 
     def describe_configuration(self, config: Any) -> str:
         return "Redis"
 
     def _attach_status_sink(self, sink: DataStoreUpdateSink) -> None:
-        self._sinks.append(sink)
-        sink.update_status(DataStoreStatus(self._available, self._stale))
+        self._r_sinks.append(sink)
+        sink.update_status(DataStoreStatus(self._r_available, self._r_stale))
 
     def _set_status(self, available: bool, stale: bool) -> None:
-        if (available, stale) == (self._available, self._stale):
+        if (available, stale) == (self._r_available, self._r_stale):
             return
-        self._available, self._stale = available, stale
+        self._r_available, self._r_stale = available, stale
         status = DataStoreStatus(available, stale)
-        for sink in list(self._sinks):
+        for sink in list(self._r_sinks):
             sink.update_status(status)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start the worker thread (idempotent; writes and the clients start it)."""
-        with self._sync:
-            if self._thread is not None and self._thread.is_alive():
+        with self._r_sync:
+            if self._r_thread is not None and self._r_thread.is_alive():
                 return
-            self._stopping = False
-            self._thread = threading.Thread(target=self._run, name="ldfast-redis-store", daemon=True)
+            self._r_stopping = False
+            self._r_thread = threading.Thread(target=self._run, name="ldfast-redis-store", daemon=True)
             _live_stores.add(self)
-            self._thread.start()
+            self._r_thread.start()
 
     def close(self, timeout: float = 2.0) -> None:
         """Stop the worker, waiting up to ``timeout`` s (0: do not wait); queued writes not yet in
         Redis are kept and go out if the store is started again."""
-        with self._sync:
-            thread, self._thread = self._thread, None
-            self._stopping = True
-            self._sync.notify_all()
+        with self._r_sync:
+            thread, self._r_thread = self._r_thread, None
+            self._r_stopping = True
+            self._r_sync.notify_all()
         _live_stores.discard(self)
         if thread is None:
-            self._pool.disconnect()
+            self._r_pool.disconnect()
         elif timeout > 0 and thread is not threading.current_thread():
             thread.join(timeout)  # the worker disconnects the pool as it exits
             if thread.is_alive():
                 log.warning("The Redis store's worker did not stop within %s s; left behind (daemon)", timeout)
 
     def _restart_after_fork(self) -> None:
-        self._sync = threading.Condition(threading.RLock())  # a lock held at fork time stays held
-        self._writing = False  # the parent's worker does not exist here
-        self._pool.reset()
-        if self._thread is not None and not self._stopping:
-            self._thread = None
+        self._r_sync = threading.Condition(threading.RLock())  # a lock held at fork time stays held
+        self._r_writing = False  # the parent's worker does not exist here
+        self._r_pool.reset()
+        if self._r_thread is not None and not self._r_stopping:
+            self._r_thread = None
             self.start()
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every queued write is in Redis; False on timeout (e.g. during an outage)."""
         self.start()
         deadline = time.monotonic() + timeout
-        with self._sync:
-            while self._pending_init is not None or self._pending or self._writing:
+        with self._r_sync:
+            while self._r_pending_init is not None or self._r_pending or self._r_writing:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                self._sync.wait(left)
+                self._r_sync.wait(left)
         return True
 
     def refresh(self, timeout: float = 5.0) -> bool:
         """Re-read Redis into the mirror now and wait for it; False on timeout or outage."""
         self.start()
         deadline = time.monotonic() + timeout
-        with self._sync:
-            self._refresh_requested += 1
-            target = self._refresh_requested
-            self._sync.notify_all()
-            while self._refresh_done < target:
+        with self._r_sync:
+            self._r_refresh_requested += 1
+            target = self._r_refresh_requested
+            self._r_sync.notify_all()
+            while self._r_refresh_done < target:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                self._sync.wait(left)
+                self._r_sync.wait(left)
         return True
 
     # -- the worker ---------------------------------------------------------------------------
@@ -308,16 +308,16 @@ class RedisFeatureStore(InMemoryFeatureStore):
         next_refresh: Optional[float] = time.monotonic()  # first load at once
         retry_at = 0.0
         while True:
-            with self._sync:
+            with self._r_sync:
                 while True:
-                    if self._stopping:
+                    if self._r_stopping:
                         break
                     now = time.monotonic()
-                    if not self._available:
+                    if not self._r_available:
                         wait = retry_at - now
-                    elif self._pending_init is not None or self._pending:
+                    elif self._r_pending_init is not None or self._r_pending:
                         wait = 0.0 if now >= retry_at else retry_at - now
-                    elif self._refresh_requested > self._refresh_done:
+                    elif self._r_refresh_requested > self._r_refresh_done:
                         wait = 0.0
                     elif next_refresh is not None:
                         wait = next_refresh - now
@@ -325,91 +325,91 @@ class RedisFeatureStore(InMemoryFeatureStore):
                         wait = None
                     if wait is not None and wait <= 0:
                         break
-                    self._sync.wait(wait)
-                if self._stopping:
+                    self._r_sync.wait(wait)
+                if self._r_stopping:
                     break
             try:
-                if not self._available:
+                if not self._r_available:
                     self._recover()
                 if not self._flush_writes():
                     retry_at = time.monotonic() + RETRY_INTERVAL / 5
                     continue
                 now = time.monotonic()
-                if (next_refresh is not None and now >= next_refresh) or self._refresh_requested > self._refresh_done:
+                if (next_refresh is not None and now >= next_refresh) or self._r_refresh_requested > self._r_refresh_done:
                     if self._refresh():
-                        next_refresh = None if self._interval is None else time.monotonic() + self._interval
-                if self._stale:
-                    with self._sync:
-                        idle = self._pending_init is None and not self._pending
+                        next_refresh = None if self._r_interval is None else time.monotonic() + self._r_interval
+                if self._r_stale:
+                    with self._r_sync:
+                        idle = self._r_pending_init is None and not self._r_pending
                     if idle:
                         self._set_status(True, False)
-            except self._redis.RedisError as e:
+            except self._r_redis.RedisError as e:
                 retry_at = time.monotonic() + RETRY_INTERVAL
                 self._outage(e)
             except Exception:  # a bug must not kill the worker silently
                 log.exception("Unexpected error in the Redis store's worker")
                 retry_at = time.monotonic() + RETRY_INTERVAL
                 self._outage(None)
-        self._pool.disconnect()
+        self._r_pool.disconnect()
 
     def _outage(self, error: Optional[Exception]) -> None:
-        with self._sync:
-            self._writing = False
-            self._sync.notify_all()
-        if self._available:
+        with self._r_sync:
+            self._r_writing = False
+            self._r_sync.notify_all()
+        if self._r_available:
             log.warning("Redis is unavailable (%s); serving the last known flag data, writes are queued "
                         "until it recovers", error)
             self._set_status(False, False)
 
     def _recover(self) -> None:
-        self._client.ping()
+        self._r_client.ping()
         log.warning("Redis is available again; re-syncing")
-        exists = self._client.exists(self._inited_key)
-        with self._sync:
-            if not exists and self._wrote_init and self._pending_init is None:
+        exists = self._r_client.exists(self._r_inited_key)
+        with self._r_sync:
+            if not exists and self._r_wrote_init and self._r_pending_init is None:
                 log.warning("Redis has lost its data ($inited is missing); writing all flag data again")
                 self._queue_full_write()
-            if self._interval is not None or not self._loaded:
-                self._refresh_requested += 1  # infinite cache: never re-read once loaded
+            if self._r_interval is not None or not self._r_loaded:
+                self._r_refresh_requested += 1  # infinite cache: never re-read once loaded
         self._set_status(True, True)
 
     def _flush_writes(self) -> bool:
         """Write queued writes in order; False if one lost too many WATCH races (retry soon)."""
         while True:
-            with self._sync:
-                init = self._pending_init
+            with self._r_sync:
+                init = self._r_pending_init
                 if init is None:
-                    if not self._pending:
-                        self._writing = False
-                        self._sync.notify_all()
+                    if not self._r_pending:
+                        self._r_writing = False
+                        self._r_sync.notify_all()
                         return True
-                    key, item = next(iter(self._pending.items()))
-                self._writing = True
+                    key, item = next(iter(self._r_pending.items()))
+                self._r_writing = True
             if init is not None:
                 self._write_init(*init)
-                with self._sync:
-                    if self._pending_init is init:
-                        self._pending_init = None
+                with self._r_sync:
+                    if self._r_pending_init is init:
+                        self._r_pending_init = None
                 continue
             try:
                 self._write_item(key[0], key[1], item)
             except _Contention:
                 log.warning("Could not update %r in Redis after %d attempts (concurrent writers); will retry",
                             key[1], _MAX_UPSERT_ATTEMPTS)
-                with self._sync:
-                    self._writing = False
+                with self._r_sync:
+                    self._r_writing = False
                 return False
-            with self._sync:
-                if self._pending.get(key) is item:
-                    del self._pending[key]
+            with self._r_sync:
+                if self._r_pending.get(key) is item:
+                    del self._r_pending[key]
 
     def _write_init(self, segment_items: Dict[str, Any], flag_items: Dict[str, Any]) -> None:
         segments = {k: s.raw for k, s in segment_items.items() if not _unparseable(s.raw)}
         flags = prerequisites_first({k: f.raw for k, f in flag_items.items() if not _unparseable(f.raw)})
-        pipe = self._client.pipeline(transaction=True)
+        pipe = self._r_client.pipeline(transaction=True)
         seen: Dict[str, Dict[str, bytes]] = {}
         for ns, items in zip(_NS, (segments, flags)):
-            base = "%s:%s" % (self._prefix, ns)
+            base = "%s:%s" % (self._r_prefix, ns)
             pipe.delete(base)
             encoded = seen[ns] = {}
             for key, raw in items.items():
@@ -418,19 +418,19 @@ class RedisFeatureStore(InMemoryFeatureStore):
                     continue
                 pipe.hset(base, key, text)
                 encoded[key] = text.encode()
-        pipe.set(self._inited_key, self._inited_key)
+        pipe.set(self._r_inited_key, self._r_inited_key)
         pipe.execute()
-        self._seen = seen
+        self._r_seen = seen
         log.info("Initialized the Redis store with %d items", len(segments) + len(flags))
 
     def _write_item(self, ns: str, key: str, item: dict) -> bool:
-        base = "%s:%s" % (self._prefix, ns)
+        base = "%s:%s" % (self._r_prefix, ns)
         text = _dumps(ns, key, item)
         if text is None:
             return False
         version = item.get("version")
         for _ in range(_MAX_UPSERT_ATTEMPTS):
-            with self._client.pipeline(transaction=True) as pipe:
+            with self._r_client.pipeline(transaction=True) as pipe:
                 pipe.watch(base)
                 old = pipe.hget(base, key)
                 old_version = _version_of(old)
@@ -442,34 +442,34 @@ class RedisFeatureStore(InMemoryFeatureStore):
                 pipe.hset(base, key, text)
                 try:
                     pipe.execute()
-                except self._redis.WatchError:
+                except self._r_redis.WatchError:
                     continue
-                self._seen[ns][key] = text.encode()
+                self._r_seen[ns][key] = text.encode()
                 return True
         raise _Contention()
 
     def _refresh(self) -> bool:
         """Read Redis into the mirror; True if the result was applied (or Redis is not initialized)."""
-        with self._sync:
-            start_gen = self._gen
-            requested = self._refresh_requested
-        pipe = self._client.pipeline(transaction=True)
+        with self._r_sync:
+            start_gen = self._r_gen
+            requested = self._r_refresh_requested
+        pipe = self._r_client.pipeline(transaction=True)
         for ns in _NS:
-            pipe.hgetall("%s:%s" % (self._prefix, ns))
-        pipe.exists(self._inited_key)
+            pipe.hgetall("%s:%s" % (self._r_prefix, ns))
+        pipe.exists(self._r_inited_key)
         segments, flags, inited = pipe.execute()
         done = True
-        with self._sync:
-            lost = not inited and self._wrote_init
-            if lost and self._pending_init is None and self._init_gen <= start_gen:
+        with self._r_sync:
+            lost = not inited and self._r_wrote_init
+            if lost and self._r_pending_init is None and self._r_init_gen <= start_gen:
                 log.warning("Redis has lost its data ($inited is missing); writing all flag data again")
                 self._queue_full_write()
         if not lost:  # a reader applies what it finds, $inited or not (as the official SDK reads)
             done = self._apply({SEGMENTS.namespace: segments, FEATURES.namespace: flags}, start_gen, bool(inited))
-        with self._sync:
+        with self._r_sync:
             if done:
-                self._refresh_done = max(self._refresh_done, requested)
-            self._sync.notify_all()
+                self._r_refresh_done = max(self._r_refresh_done, requested)
+            self._r_sync.notify_all()
         return done
 
     def _apply(self, hashes: Dict[str, Dict[Any, Any]], start_gen: int, inited: bool) -> bool:
@@ -479,7 +479,7 @@ class RedisFeatureStore(InMemoryFeatureStore):
         present: Dict[str, set] = {}
         for kind, parse in kinds:  # parse outside the lock: writers on a reactor never wait for it
             ns = kind.namespace
-            seen = self._seen[ns]
+            seen = self._r_seen[ns]
             out = changed[ns] = {}
             keys = present[ns] = set()
             for field, value in hashes[ns].items():
@@ -489,20 +489,20 @@ class RedisFeatureStore(InMemoryFeatureStore):
                 if seen.get(key) != value:
                     raw = _loads(ns, key, value)
                     out[key] = (value, raw, parse(raw))
-        with self._sync:
-            if self._init_gen > start_gen:
+        with self._r_sync:
+            if self._r_init_gen > start_gen:
                 return False  # a data source replaced everything meanwhile; read again later
-            read_only = not self._wrote_init
+            read_only = not self._r_wrote_init
             upserts: List[Tuple[VersionedDataKind, dict]] = []
-            rebuild = read_only and not self._loaded
+            rebuild = read_only and not self._r_loaded
             updates: Dict[str, Dict[str, Any]] = {}
             for kind, _ in kinds:
                 ns = kind.namespace
                 mirror = self._flags if kind is FEATURES else self._segments
                 items = updates[ns] = {}
                 for key, (value, raw, parsed) in changed[ns].items():
-                    self._seen[ns][key] = value
-                    if self._key_gen.get((ns, key), 0) > start_gen or (ns, key) in self._pending:
+                    self._r_seen[ns][key] = value
+                    if self._r_key_gen.get((ns, key), 0) > start_gen or (ns, key) in self._r_pending:
                         continue  # our own newer write: never revert it
                     version = raw.get("version")
                     current = mirror.get(key)
@@ -515,9 +515,9 @@ class RedisFeatureStore(InMemoryFeatureStore):
                     items[key] = parsed
                 if read_only:  # daemon mode: an item gone from Redis is gone
                     for key in [k for k in mirror if k not in present[ns]]:
-                        if self._key_gen.get((ns, key), 0) <= start_gen and (ns, key) not in self._pending:
+                        if self._r_key_gen.get((ns, key), 0) <= start_gen and (ns, key) not in self._r_pending:
                             rebuild = True
-                            self._seen[ns].pop(key, None)
+                            self._r_seen[ns].pop(key, None)
                             items[key] = None
             if rebuild or len(upserts) > 8:
                 merged = []
@@ -533,10 +533,10 @@ class RedisFeatureStore(InMemoryFeatureStore):
             else:
                 for kind, raw in upserts:
                     InMemoryFeatureStore.upsert(self, kind, raw)
-            self._loaded = True
-            newly = inited and not self._redis_inited
-            self._redis_inited = self._redis_inited or inited
-            listeners, self._init_listeners = (self._init_listeners, []) if newly else ([], self._init_listeners)
+            self._r_loaded = True
+            newly = inited and not self._r_redis_inited
+            self._r_redis_inited = self._r_redis_inited or inited
+            listeners, self._r_init_listeners = (self._r_init_listeners, []) if newly else ([], self._r_init_listeners)
         for fn in listeners:
             _call(fn)
         return True

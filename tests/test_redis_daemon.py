@@ -410,3 +410,49 @@ def test_a_forked_child_keeps_refreshing_from_redis(server):
     finally:
         client.close()
         r.close()
+
+
+def test_a_hung_redis_never_blocks_the_reactor():
+    """Redis accepts connections and never answers (5 s socket timeouts): a TwistedLDClient
+    streaming from the fake LaunchDarkly still initializes, applies patches and evaluates, and its
+    reactor never stalls for anything like a Redis timeout."""
+    from twisted.internet.task import LoopingCall
+
+    from ldfast._reactor import ReactorThread
+    from ldfast.twisted import TwistedLDClient
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    url = "redis://127.0.0.1:%d/0" % listener.getsockname()[1]
+    store = Redis.new_feature_store(url=url, prefix=new_prefix())
+    net = ReactorThread("app")
+    gaps = []
+    last = [time.monotonic()]
+
+    def tick():
+        now = time.monotonic()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    try:
+        with FakeLaunchDarklyThread({"f": flag("f", 1, "one")}) as fake:
+            ticker = net.call(lambda: [LoopingCall(tick)])[0]
+            net.call(lambda: [ticker.start(0.01)])
+            config = Config(SDK_KEY, stream_uri=fake.uri, base_uri=fake.uri, feature_store=store, send_events=False)
+            client = net.call(lambda: TwistedLDClient(config=config, reactor=net.reactor))
+            net.call(client.wait_for_initialization, WAIT, timeout=WAIT + 2)
+            assert net.call(client.variation, "f", {"key": "u"}, None) == "one"
+            changed = threading.Event()
+            store.add_change_listener(lambda keys: changed.set())
+            fake.patch(FEATURES, flag("f", 2, "two"))
+            assert changed.wait(WAIT)
+            assert net.call(client.variation, "f", {"key": "u"}, None) == "two"
+            assert not store.flush(0.5)  # the writes are indeed stuck behind the hung server
+            net.call(ticker.stop)
+            net.call(client.close)
+        assert gaps and max(gaps) < 1.0, "the reactor stalled %.2f s" % max(gaps)
+    finally:
+        net.stop()
+        store.close(timeout=0)
+        listener.close()

@@ -172,9 +172,16 @@ class ClientBase:
             log.warning("Missing or blank SDK key")
         store = config.feature_store
         if not isinstance(store, InMemoryFeatureStore):
-            raise TypeError("feature_store must be an ldfast feature store (persistent stores arrive "
-                            "with ldfast.integrations.Redis)")
+            raise TypeError("feature_store must be an ldfast feature store (InMemoryFeatureStore, or "
+                            "ldfast.integrations.Redis.new_feature_store())")
         self._store = store
+        from ldfast.interfaces import DataStoreStatusProviderImpl, DataStoreUpdateSinkImpl
+
+        store_sink = DataStoreUpdateSinkImpl()
+        self._store_status = DataStoreStatusProviderImpl(store, store_sink)
+        attach = getattr(store, "_attach_status_sink", None)
+        if attach is not None:  # a persistent store reports its outages
+            attach(store_sink)
         # Without a big segment store, membership is unknown: NOT_CONFIGURED, and the segment's
         # rules (not its lists) still apply, exactly as the official client wires it.
         self._big_segments: Optional[Callable[[str], Any]] = _no_big_segment_store
@@ -190,6 +197,9 @@ class ClientBase:
 
         self._flag_tracker = FlagTracker(lambda key, context: self._core.variation(key, context, None))
         store.add_change_listener(self._flag_tracker.notify)
+        start_store = getattr(store, "start", None)
+        if start_store is not None:  # a persistent store's background work (its worker thread)
+            start_store()
         if bind_fast_paths:
             # The hot path: instance attributes bound straight to the (compiled) core's methods.
             self.variation = self._core.variation  # type: ignore[method-assign]
@@ -215,8 +225,12 @@ class ClientBase:
         return self._offline
 
     def is_initialized(self) -> bool:
-        if self._offline or self._config.use_ldd:
+        """In daemon mode (``use_ldd``) with a persistent store: whether its ``$inited`` key was seen
+        (the official SDK says True regardless); evaluation does not wait for it either way."""
+        if self._offline:
             return True
+        if self._config.use_ldd:
+            return bool(self._store.initialized) if self._store.is_monitoring_enabled() else True
         return self._data_source.initialized()
 
     @property
@@ -236,6 +250,19 @@ class ClientBase:
         return self._big_segment_manager.status_provider
 
     _no_big_segments_provider: Any = None
+
+    @property
+    def data_store_status_provider(self) -> Any:
+        """The data store's status (available, stale) and listeners (``ldfast.interfaces``)."""
+        return self._store_status
+
+    def _close_store(self) -> None:
+        close = getattr(self._store, "close", None)
+        if close is not None:
+            try:
+                close()  # bounded: the Redis store's worker is joined with a timeout
+            except Exception:
+                log.exception("Error closing the feature store")
 
     @property
     def data_source_status_provider(self) -> Any:
@@ -516,6 +543,7 @@ class LDClient(ClientBase):
         self._go_offline()
         if self._big_segment_manager is not None:
             self._big_segment_manager.stop()  # bounded: waits <= 1 s for an in-flight status poll
+        self._close_store()
 
     def flush(self) -> None:
         """Schedule delivery of pending analytics events and return at once (as the official SDK)."""

@@ -225,4 +225,42 @@ class InMemoryFeatureStore:
         pass
 
 
-__all__ = ("InMemoryFeatureStore",)
+class CacheConfig:
+    """Caching parameters of a persistent store (``ldfast.integrations.Redis``), as the official SDK's.
+
+    ``expiration`` is in seconds; ``<= 0`` disables caching, ``float("inf")`` caches forever (the
+    official SDK's cache accepts it the same way: entries never expire). In ldfast the cache is the
+    store's local mirror, and ``expiration`` is how often it is refreshed from the database.
+    """
+
+    DEFAULT_EXPIRATION = 15.0
+    DEFAULT_CAPACITY = 1000
+
+    def __init__(self, expiration: float = DEFAULT_EXPIRATION, capacity: int = DEFAULT_CAPACITY):
+        self._expiration = expiration
+        self._capacity = capacity
+
+    @staticmethod
+    def default() -> "CacheConfig":
+        """Caching on: 15 s, 1000 items."""
+        return CacheConfig()
+
+    @staticmethod
+    def disabled() -> "CacheConfig":
+        """Caching off."""
+        return CacheConfig(expiration=0)
+
+    @property
+    def enabled(self) -> bool:
+        return self._expiration > 0
+
+    @property
+    def expiration(self) -> float:
+        return self._expiration
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+
+__all__ = ("CacheConfig", "InMemoryFeatureStore")

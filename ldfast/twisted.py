@@ -74,6 +74,9 @@ class TwistedLDClient(ClientBase):
             log.info("Started LaunchDarkly client in offline mode")
         elif config.use_ldd:
             self._data_source = _NullDataSource(True)
+            when = getattr(self._store, "_when_initialized", None)
+            if when is not None:  # wait_for_initialization fires once the store has seen $inited
+                when(lambda: self._reactor.callFromThread(self._initialized))
         else:
             self._start_source()
 
@@ -288,6 +291,12 @@ class TwistedLDClient(ClientBase):
         parts = [self._stop_events(), _stop(self._data_source)]
         if self._big_segment_manager is not None:
             parts.append(self._stop_big_segments())
+        close_store = getattr(self._store, "close", None)
+        if close_store is not None:
+            try:
+                close_store(timeout=0)  # signal only: never wait on the reactor thread
+            except Exception:
+                log.exception("Error closing the feature store")
         return gatherResults(parts).addCallback(lambda _: None)
 
     def _stop_big_segments(self, timeout: float = 2.0) -> "Deferred[None]":

@@ -1,5 +1,6 @@
 """Optional data sources and stores that plug into ``Config``, as in ``ldclient.integrations``.
 
+``Files`` (local flag files), ``Redis`` (a persistent feature store, ``ldfast.integrations._redis``).
 ``TestData`` lives in :mod:`ldfast.integrations.test_data`, where the official SDK keeps it.
 """
 from __future__ import annotations
@@ -7,8 +8,9 @@ from __future__ import annotations
 from typing import Sequence, Union
 
 from ldfast.integrations._files import FileDataSourceFactory, PathArg
+from ldfast.integrations._redis import Redis
 
-__all__ = ("Files",)
+__all__ = ("Files", "Redis")
 
 
 class Files:
@@ -42,5 +44,3 @@ class Files:
         """
         return FileDataSourceFactory(paths, auto_update, poll_interval, force_polling)
 
-
-# A ``Redis`` class (persistent feature store and big segment store) will be added here later.

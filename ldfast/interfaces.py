@@ -139,4 +139,13 @@ class DataStoreStatusProviderImpl(DataStoreStatusProvider):
         self._sink.remove_listener(listener)
 
 
-__all__ = ("DataStoreStatus", "DataStoreStatusProvider", "DataStoreUpdateSink")
+# Big Segment interfaces live in ldfast.big_segments; here too, where the official SDK has them.
+from ldfast.big_segments import (  # noqa: E402
+    BigSegmentStore,
+    BigSegmentStoreMetadata,
+    BigSegmentStoreStatus,
+    BigSegmentStoreStatusProvider,
+)
+
+__all__ = ("DataStoreStatus", "DataStoreStatusProvider", "DataStoreUpdateSink", "BigSegmentStore",
+           "BigSegmentStoreMetadata", "BigSegmentStoreStatus", "BigSegmentStoreStatusProvider")

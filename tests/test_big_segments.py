@@ -755,3 +755,20 @@ def test_twisted_evaluation_outside_the_deferred_api_never_queries_on_the_reacto
         assert (d.value, d.reason["bigSegmentsStatus"]) == ("on", "HEALTHY")
     finally:
         net.call(client.close, timeout=10)
+
+
+def test_the_public_factory_and_interfaces_are_the_official_names(server, r, prefix):
+    """``ldfast.integrations.Redis.new_big_segment_store`` (what users call) returns the Redis big
+    segment store, and the interfaces are importable from ``ldfast.interfaces`` as from ``ldclient``."""
+    from ldfast.integrations import Redis
+    from ldfast.interfaces import BigSegmentStoreMetadata, BigSegmentStoreStatus  # noqa: F401
+
+    put_membership(r, prefix, "u1", include=["a.g1"])
+    set_synchronized(r, prefix, 1700000000123)
+    store = Redis.new_big_segment_store(url=server.url, prefix=prefix)
+    try:
+        assert isinstance(store, RedisBigSegmentStore)
+        assert store.get_membership(hash_for_context_key("u1")) == {"a.g1": True}
+        assert isinstance(store.get_metadata(), BigSegmentStoreMetadata)
+    finally:
+        store.stop()

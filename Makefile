@@ -33,10 +33,13 @@ test: build services
 demo: build
 	$(PY) examples/demo.py
 
-bench: build
+bench: build services
 	$(PY) -m pip install -q matplotlib
 	$(PY) bench/compare.py
 	$(PY) bench/put_bench.py
+	$(PY) bench/events_bench.py
+	$(PY) bench/redis_bench.py
+	$(PY) bench/big_segments_bench.py
 	if command -v wrk >/dev/null; then $(PY) bench/serve_bench.py; \
 	else echo "serving benchmark skipped: wrk is not installed (apt-get install wrk)"; fi
 

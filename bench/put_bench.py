@@ -416,7 +416,7 @@ def profile(count: int, top: int, out: Any = None) -> Dict[str, float]:
         flags: Dict[str, Any] = {}
         segments: Dict[str, Any] = {}
         longest = 0.0
-        steps = put_items(data, flags, segments, pf, ps)
+        steps = put_items(data, flags, segments, pf, ps, keep_text=pf is parse_flag)  # as the client
         while True:
             t = clock()
             try:

@@ -31,7 +31,8 @@ def _parser(kind: VersionedDataKind) -> Callable[[Any], Any]:
 def _prerequisite_keys(flag: Flag) -> list:
     if flag.error is None:
         return [p.key for p in flag.prerequisites]
-    raw = flag.raw.get("prerequisites") if isinstance(flag.raw, dict) else None
+    item = flag.raw  # (a fresh decode when the flag keeps its JSON text)
+    raw = item.get("prerequisites") if isinstance(item, dict) else None
     return [p.get("key") for p in raw if isinstance(p, dict)] if isinstance(raw, list) else []
 
 

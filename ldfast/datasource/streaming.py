@@ -516,7 +516,7 @@ class StreamingDataSource:
         if getattr(self._store, "init_preprocessed", None) is None:
             items = put_items(data, out_flags, out_segments, _raw, _raw)
         else:
-            items = put_items(data, out_flags, out_segments, parse_flag, parse_segment)
+            items = put_items(data, out_flags, out_segments, parse_flag, parse_segment, keep_text=True)
         self._pause_gc()
         task = self._put_task = self._cooperator.cooperate(items)
         task.whenDone().addCallbacks(self._put_decoded, self._put_failed,

@@ -990,6 +990,26 @@ def test_put_decoder_matches_json_loads_on_valid_payloads():
     assert decode_put(text) == (loaded["flags"], loaded["segments"])
 
 
+def test_put_decoder_keep_text_gives_each_items_own_json_text():
+    text = ' {"data": {"flags": {"a": {"key": "a", "x": [1, "]}"]} , "b":{}}, "segments": {"s": 2.5}}}'
+    seen = []
+    flags, segments = {}, {}
+    for _ in put_items(text, flags, segments, lambda v, t: seen.append((v, t)) or ("f", t),
+                       lambda v, t: ("s", t), keep_text=True):
+        pass
+    assert flags == {"a": ("f", '{"key": "a", "x": [1, "]}"]}'), "b": ("f", "{}")} and segments == {"s": ("s", "2.5")}
+    assert all(json.loads(t) == v for v, t in seen)
+
+
+def test_a_streamed_put_keeps_item_text_and_store_reads_it_back():
+    h = Harness()
+    a = flag("a", 3, rules=[{"id": "r", "clauses": [{"attribute": "k", "op": "in", "values": ["x", 1]}],
+                             "variation": 0}])
+    h.connect_with_put([a], [segment("s", 1)])
+    assert h.store._flags["a"].raw_json is not None and json.loads(h.store._flags["a"].raw_json) == a
+    assert h.store.get(FEATURES, "a") == a and h.store.all(SEGMENTS) == {"s": segment("s", 1)}
+
+
 def test_put_decoder_last_duplicate_wins_like_json_loads():
     text = '{"data": {"flags": {"a": {"v": 1}}, "segments": {}, "flags": {"b": {"v": 2}}}}'
     assert decode_put(text) == ({"b": {"v": 2}}, {})

@@ -214,6 +214,7 @@ def ref_for(attr: str, context_kind: Optional[str]) -> AttrRef:
 
 
 MALFORMED = EvaluationDetail(None, None, error_reason("MALFORMED_FLAG"))
+_untrack(MALFORMED)
 _OFF_REASON = {"kind": "OFF"}
 _TARGET_REASON = {"kind": "TARGET_MATCH"}
 _FALLTHROUGH_REASON = {"kind": "FALLTHROUGH"}

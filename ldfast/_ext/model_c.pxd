@@ -19,6 +19,15 @@ cdef void _untrack_pre(object pre, bint owned)
 
 cdef void _untrack_tuples(object value)
 
+# typed property access: C calls within the module
+cdef object _opt(object data, object name, object typ)
+cdef object _req(object data, object name, object typ)
+cdef bint _opt_bool(object data, object name) except -1
+cdef object _list_of(object items, object name, object typ)
+cdef object _opt_list(object data, object name, object typ=*)
+cdef object _req_list(object data, object name, object typ=*)
+cdef object _check_dict(object data, object what)
+
 cdef class EvaluationDetail:
     cdef public object _value
     cdef public object _variation_index

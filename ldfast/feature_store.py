@@ -3,6 +3,11 @@
 Writers take a lock; readers (the evaluator) never do: they read ``_flags``/``_segments``, plain
 dicts that are either replaced whole (``init``) or updated one key at a time (GIL-atomic).
 Deleted items are kept as tombstones so that an older update can never resurrect them.
+
+``get``/``all`` return each item as it was given: the dict itself for an item stored as a dict
+(``init``, ``upsert``), or, for an item preprocessed from JSON text (a streamed put keeps each
+item's text, ``Flag.raw_json``, rather than its decoded tree), a fresh decode of that text on
+every call, as ``json.loads`` made it.
 """
 from __future__ import annotations
 
@@ -198,14 +203,14 @@ class InMemoryFeatureStore:
                 log.exception("Error in a store change listener")
 
     def get(self, kind: VersionedDataKind, key: str, callback: Callable[[Any], Any] = _identity) -> Any:
-        """The raw item, or None if it is absent or deleted."""
+        """The raw item, or None if it is absent or deleted (see the module docstring)."""
         item = self._items(kind).get(key)
         if item is None or item.deleted:
             return callback(None)
         return callback(item.raw)
 
     def all(self, kind: VersionedDataKind, callback: Callable[[Any], Any] = _identity) -> Any:
-        """Every non-deleted raw item, by key."""
+        """Every non-deleted raw item, by key (items kept as JSON text are decoded afresh)."""
         return callback({k: v.raw for k, v in self._items(kind).items() if not v.deleted})
 
     def get_parsed(self, kind: VersionedDataKind, key: str) -> Any:

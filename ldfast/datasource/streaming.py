@@ -6,7 +6,8 @@ PROTOCOL.md 9.1; everything runs on the reactor thread and nothing blocks it:
 - ``GET {stream_uri}/all[?filter=KEY]``; a response must arrive within ``http.connect_timeout``;
   then 300 s without a byte (heartbeat comments count) drops the connection.
 - ``put`` replaces the whole data set. It is decoded one flag/segment at a time and each item is
-  preprocessed at once, in reactor-sized slices (``Cooperator``, ~10 ms each; see ``_payload``);
+  preprocessed at once (keeping its JSON text for ``store.get``/``all``), in reactor-sized slices
+  (``Cooperator``, ~10 ms each; see ``_payload``);
   the result is swapped in whole with ``store.init_preprocessed(flags, segments)`` (or
   ``store.init(raw)`` for a store without that method).
   Events that arrive meanwhile are queued and applied, in order, after the swap.
@@ -193,12 +194,15 @@ class StreamingDataSource:
     gives up for good (an unrecoverable HTTP status). ``random`` (``() -> float`` in [0, 1)) and
     ``cooperator`` are for tests; ``status`` defaults to a provider of its own.
 
-    ``freeze_gc=True`` pauses CPython's cyclic garbage collector while a put is decoded and, once
-    the new data set is stored, moves every live object into the permanent generation
-    (``gc.freeze()``). Without it, the collector's full passes over a large data set (several
-    hundred ms for 5,000 rule-heavy flags) stall the reactor, the data source's own slices being
-    ~10 ms. It is opt-in because it freezes the application's objects too: a reference cycle that
-    is alive at that moment is never collected if it later becomes garbage.
+    The stored data adds almost nothing to CPython's cyclic garbage collector's work: each item
+    keeps its JSON text rather than the decoded tree, and the compiled model untracks the objects
+    it builds (see ``ldfast._ext.model_py``), so a full collection during or after a large put
+    stays short. (With the pure-Python twins the model objects stay tracked.)
+
+    ``freeze_gc=True`` additionally pauses the collector while a put is decoded and, once the new
+    data set is stored, moves every live object into the permanent generation (``gc.freeze()``).
+    It is opt-in because it freezes the application's objects too: a reference cycle that is alive
+    at that moment is never collected if it later becomes garbage.
     """
 
     def __init__(self, config: Any, store: Any, *, reactor: Any = None, http_client: Any = None,

@@ -1010,6 +1010,24 @@ def test_a_streamed_put_keeps_item_text_and_store_reads_it_back():
     assert h.store.get(FEATURES, "a") == a and h.store.all(SEGMENTS) == {"s": segment("s", 1)}
 
 
+def test_change_listeners_fire_for_streamed_puts_and_patches_with_dependents():
+    h = Harness()
+    seen = []
+    h.store.add_change_listener(lambda keys: seen.append(sorted(keys)))
+    a = flag("a", 1, prerequisites=[{"key": "b", "variation": 0}])
+    bad = {"key": "bad", "version": 1, "prerequisites": [{"key": "b", "variation": 0}], "rules": "x"}
+    r = h.connect_with_put([bad, a, flag("b", 1), flag("c", 1)])
+    assert seen == [["a", "b", "bad", "c"]]
+    assert list(h.store._flags) == ["b", "bad", "a", "c"]  # prerequisites first, a malformed flag's too
+    seen.clear()
+    r.push(put([bad, a, flag("b", 2), flag("c", 1)]))
+    h.clock.advance(0)
+    assert seen == [["a", "b"]]
+    seen.clear()
+    r.push(patch("flags", flag("b", 3)))
+    assert seen == [["a", "b"]] and h.store.get(FEATURES, "b")["version"] == 3
+
+
 def test_put_decoder_last_duplicate_wins_like_json_loads():
     text = '{"data": {"flags": {"a": {"v": 1}}, "segments": {}, "flags": {"b": {"v": 2}}}}'
     assert decode_put(text) == ({"b": {"v": 2}}, {})

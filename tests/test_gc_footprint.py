@@ -242,6 +242,17 @@ def test_get_and_all_return_the_items_as_sent(data_set):
             assert store.get(kind, key) == (None if item.get("deleted") is True else item)
 
 
+def test_deeply_nested_values_are_stored_and_read_back():
+    deep = "leaf"
+    for i in range(600):
+        deep = [deep] if i % 2 else {"k": deep}
+    flags = {"deep": {"key": "deep", "version": 1, "on": False, "offVariation": 0, "variations": [deep],
+                      "fallthrough": {"variation": 0}}}
+    store = stream_put(InMemoryFeatureStore(), put_text(flags, {}))
+    assert store.get(FEATURES, "deep") == flags["deep"]
+    assert store._flags["deep"].off_detail.value == deep
+
+
 def test_get_returns_a_fresh_copy_each_time():
     store = stream_put(InMemoryFeatureStore(), put_text(*data(n_flags=3)))
     first = store.get(FEATURES, "flag-0001")

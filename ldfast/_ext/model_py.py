@@ -49,8 +49,8 @@ _json_loads = json.loads
 
 def _untrack(obj: Any) -> None:
     """Stop the cycle collector from tracking ``obj`` (a container that can hold no cycle)."""
-    if _COMPILED and PyObject_IS_GC(obj):  # noqa: F821  (declared in model_c.pxd)
-        PyObject_GC_UnTrack(obj)  # noqa: F821
+    if _COMPILED and PyObject_IS_GC(obj):  # type: ignore[name-defined]  # noqa: F821 (model_c.pxd)
+        PyObject_GC_UnTrack(obj)  # type: ignore[name-defined]  # noqa: F821
 
 
 def seal(value: Any) -> Any:

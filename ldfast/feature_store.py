@@ -73,25 +73,17 @@ def _dependents(flags: Dict[str, Flag], segments: Dict[str, Segment]) -> Dict[tu
     """(kind, key) -> the (kind, key)s that use it: prerequisites and segmentMatch clauses."""
     out: Dict[tuple, set] = {}
     for fkey, flag in flags.items():
-        if flag.error is not None or flag.deleted:
+        if flag.error is not None or flag.deleted or not flag.uses_state:  # (no prerequisite, no segmentMatch)
             continue
         for p in flag.prerequisites:
             out.setdefault(("features", p.key), set()).add(("features", fkey))
-        for rule in flag.rules:
-            for clause in rule.clauses:
-                if clause.is_segment_match:
-                    for sk in clause.values:
-                        if isinstance(sk, str):
-                            out.setdefault(("segments", sk), set()).add(("features", fkey))
+        for sk in flag.segment_keys:
+            out.setdefault(("segments", sk), set()).add(("features", fkey))
     for skey, seg in segments.items():
-        if seg.error is not None or seg.deleted:
+        if seg.error is not None or seg.deleted or not seg.refers_to_segments:
             continue
-        for rule in seg.rules:
-            for clause in rule.clauses:
-                if clause.is_segment_match:
-                    for sk in clause.values:
-                        if isinstance(sk, str):
-                            out.setdefault(("segments", sk), set()).add(("segments", skey))
+        for sk in seg.segment_keys:
+            out.setdefault(("segments", sk), set()).add(("segments", skey))
     return out
 
 
@@ -175,10 +167,15 @@ class InMemoryFeatureStore:
     def _notify_replaced(self, old: tuple) -> None:
         if not self._change_listeners:
             return
+        if not old[0] and not old[1]:  # the first data set: every flag in it is new
+            if self._flags:
+                self._call_listeners(list(self._flags))
+            return
         changed = {("features", k) for k in _changed(old[0], self._flags)}
         changed |= {("segments", k) for k in _changed(old[1], self._segments)}
-        # dependents under the old data too: a flag that stopped using a changed item changed as well
-        self._notify(changed, old)
+        if changed:
+            # dependents under the old data too: a flag that stopped using a changed item changed as well
+            self._notify(changed, old)
 
     def _notify(self, changed: set, old: Any = None) -> None:
         graphs = [_dependents(self._flags, self._segments)]
@@ -194,8 +191,10 @@ class InMemoryFeatureStore:
                         seen.add(dep)
                         todo.append(dep)
         flag_keys = [k for kind, k in seen if kind == "features"]
-        if not flag_keys:
-            return
+        if flag_keys:
+            self._call_listeners(flag_keys)
+
+    def _call_listeners(self, flag_keys: list) -> None:
         for listener in list(self._change_listeners):
             try:
                 listener(flag_keys)

@@ -117,6 +117,7 @@ cdef class Flag:
     cdef public object raw_json
     cdef public object error
     cdef public bint uses_state
+    cdef public tuple segment_keys
 
 cdef class SegmentRule:
     cdef public tuple clauses
@@ -142,3 +143,4 @@ cdef class Segment:
     cdef public object raw_json
     cdef public object error
     cdef public bint refers_to_segments
+    cdef public tuple segment_keys

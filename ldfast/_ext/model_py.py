@@ -483,7 +483,7 @@ class Flag:
         "key", "version", "deleted", "on", "variations", "off_variation", "off_detail",
         "fallthrough", "prerequisites", "targets", "rules", "salt", "track_events",
         "track_events_fallthrough", "debug_events_until_date", "exclude_from_summaries",
-        "sampling_ratio", "client_side", "_raw", "raw_json", "error", "uses_state",
+        "sampling_ratio", "client_side", "_raw", "raw_json", "error", "uses_state", "segment_keys",
     )
 
     def __init__(self, raw: Any, raw_json: Optional[str] = None):
@@ -510,11 +510,13 @@ class Flag:
         self.sampling_ratio: Optional[int] = None
         self.client_side = False
         self.uses_state = False
+        self.segment_keys: Tuple[str, ...] = ()  # the segments its segmentMatch clauses name
         try:
             self._parse(raw, owned)
         except Exception as e:  # keep the item, marked malformed; never break the store
             self.error = str(e) or type(e).__name__
             self.uses_state = False
+            self.segment_keys = ()
             self.key, self.version, self.deleted = _identity(raw, self.key, self.version)
             self.track_events = isinstance(raw, dict) and raw.get("trackEvents") is True
         if owned:
@@ -522,6 +524,7 @@ class Flag:
         _untrack(self.prerequisites)
         _untrack(self.targets)
         _untrack(self.rules)
+        _untrack(self.segment_keys)
         _untrack(self)
 
     @property
@@ -565,6 +568,7 @@ class Flag:
         self.uses_state = bool(self.prerequisites) or any(
             c.is_segment_match for r in self.rules for c in r.clauses
         )
+        self.segment_keys = _segment_keys(self.rules)
 
     def _mark_experiments(self) -> None:
         """Record on each prebuilt detail whether serving it is an experiment evaluation."""
@@ -613,7 +617,7 @@ class Segment:
 
     __slots__ = ("key", "version", "deleted", "included", "excluded", "included_contexts",
                  "excluded_contexts", "rules", "salt", "unbounded", "unbounded_context_kind",
-                 "generation", "_raw", "raw_json", "error", "refers_to_segments")
+                 "generation", "_raw", "raw_json", "error", "refers_to_segments", "segment_keys")
 
     def __init__(self, raw: Any, raw_json: Optional[str] = None):
         owned = raw_json is not None
@@ -633,16 +637,19 @@ class Segment:
         self.unbounded_context_kind: Optional[str] = None
         self.generation: Optional[int] = None
         self.refers_to_segments = False
+        self.segment_keys: Tuple[str, ...] = ()  # the segments its rules' segmentMatch clauses name
         try:
             self._parse(raw, owned)
         except Exception as e:  # keep the item, marked malformed; never break the store
             self.error = str(e) or type(e).__name__
+            self.segment_keys = ()
             self.key, self.version, self.deleted = _identity(raw, self.key, self.version)
         _untrack(self.included)
         _untrack(self.excluded)
         _untrack_tuples(self.included_contexts)
         _untrack_tuples(self.excluded_contexts)
         _untrack(self.rules)
+        _untrack(self.segment_keys)
         _untrack(self)
 
     @property
@@ -669,9 +676,23 @@ class Segment:
         self.unbounded_context_kind = _opt(data, "unboundedContextKind", str)
         self.generation = _opt(data, "generation", int)
         self.refers_to_segments = any(c.is_segment_match for r in self.rules for c in r.clauses)
+        self.segment_keys = _segment_keys(self.rules)
 
     def __repr__(self) -> str:
         return "Segment(%r, version=%r%s)" % (self.key, self.version, ", malformed" if self.error else "")
+
+
+def _segment_keys(rules: tuple) -> Tuple[str, ...]:
+    """The segment keys (string values) of the segmentMatch clauses in ``rules``, for the store's
+    dependency graph."""
+    keys = []
+    for rule in rules:
+        for clause in rule.clauses:
+            if clause.is_segment_match:
+                for value in clause.values:
+                    if isinstance(value, str):
+                        keys.append(value)
+    return tuple(keys)
 
 
 def _segment_target(data: dict) -> Tuple[str, frozenset]:

@@ -6,6 +6,7 @@ import gc
 import json
 import logging
 import math
+import sys
 
 import pytest
 from twisted.internet.defer import CancelledError, Deferred
@@ -482,6 +483,41 @@ def test_big_put_is_sliced_by_time_with_the_default_predicate():
         ticks += 1
         assert not h.store.initialized or not coop.pending  # swapped in only at the end
     assert ticks >= 3 and len(h.store.all(FEATURES)) == 3000
+
+
+def test_a_replaced_data_set_is_released_in_slices_after_the_swap():
+    coop = ManualCooperator()  # one work unit per tick
+    h = Harness(cooperator=coop)
+    r = h.respond()
+    r.push(put([flag("f%d" % i, 1) for i in range(5)], [segment("s", 1)]))
+    coop.run()
+    old = h.store._flags["f3"]
+    assert sys.getrefcount(old) == 3  # the store's dict, ``old``, the argument
+    r.push(put([flag("f%d" % i, 2) for i in range(5)], [segment("s", 2)]))
+    while h.store._flags["f3"] is old:
+        coop.step()
+    assert h.store.get(FEATURES, "f3")["version"] == 2
+    assert sys.getrefcount(old) == 3  # swapped out, but not freed yet: released a few items per tick
+    steps = 0
+    while coop.step():
+        steps += 1
+    assert steps >= 5 and sys.getrefcount(old) == 2
+
+
+def test_stopping_while_releasing_a_replaced_data_set_frees_it():
+    coop = ManualCooperator()
+    h = Harness(cooperator=coop)
+    r = h.respond()
+    r.push(put([flag("f%d" % i, 1) for i in range(3)]))
+    coop.run()
+    old = h.store._flags["f1"]
+    r.push(put([flag("f%d" % i, 2) for i in range(3)]))
+    while h.store._flags["f1"] is old:
+        coop.step()
+    h.source.stop()
+    coop.run()
+    gc.collect()
+    assert sys.getrefcount(old) == 2
 
 
 # -- malformed messages ---------------------------------------------------------------------------

@@ -532,11 +532,14 @@ class StreamingDataSource:
         self._put_task = None
         log.debug("Received put event with %d flags and %d segments", len(flags), len(segments))
         init_preprocessed = getattr(self._store, "init_preprocessed", None)
+        replaced: List[Any] = []
         if init_preprocessed is not None:
-            stored = self._store_call(conn, init_preprocessed, flags, segments)
+            stored = self._store_call(conn, lambda: replaced.append(init_preprocessed(flags, segments)))
         else:
             stored = self._store_call(conn, self._store.init, {FEATURES: flags, SEGMENTS: segments})
         del flags, segments
+        if replaced:
+            self._release(replaced.pop())
         self._resume_gc(freeze=stored)
         if stored:
             self._put_stored()
@@ -555,6 +558,20 @@ class StreamingDataSource:
                       exc_info=(failure.type, failure.value, failure.getTracebackObject()))
             self._bad_message(conn, DataSourceErrorKind.UNKNOWN, message, "Could not process put event")
         self._drain()
+
+    def _release(self, old: Any) -> None:
+        """Free a replaced data set (``init_preprocessed``'s result) a few items per slice."""
+        if not isinstance(old, tuple) or not any(isinstance(items, dict) and items for items in old):
+            return
+
+        def steps() -> Any:
+            for items in old:
+                if isinstance(items, dict):
+                    while items:
+                        items.popitem()
+                        yield None
+
+        self._cooperator.cooperate(steps())
 
     def _pause_gc(self) -> None:
         if self._freeze_gc and self._gc_was_enabled is None:

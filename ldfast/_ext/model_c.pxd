@@ -15,7 +15,7 @@ cdef void _untrack(object obj)
 cpdef object seal(object value)
 
 @cython.locals(t=object)
-cdef void _untrack_pre(object pre, bint owned)
+cdef void _untrack_pre(object pre)
 
 cdef void _untrack_tuples(object value)
 

@@ -72,7 +72,7 @@ def seal(value: Any) -> Any:
     return value
 
 
-def _untrack_pre(pre: Any, owned: bool) -> None:
+def _untrack_pre(pre: Any) -> None:
     """A clause's preprocessed values (see operators.preprocess): the containers built for it."""
     t = type(pre)
     if t is InValues:
@@ -309,7 +309,7 @@ class Clause:
         self.pre: Any = None if self.is_segment_match else preprocess(self.op, self.values)
         if owned:
             seal(self.values)
-        _untrack_pre(self.pre, owned)
+        _untrack_pre(self.pre)
         _untrack(self)
 
 

@@ -529,6 +529,11 @@ class LDClient(ClientBase):
         if not self._closed and self._big_segment_manager is not None:
             self._big_segment_manager.after_fork_in_child()
 
+    def postfork(self) -> None:
+        """The official SDK's call for a forked child. ldfast restarts its networking in a forked
+        process by itself (once per process), so this is only needed where no fork hook runs."""
+        self._after_fork_in_child()
+
     def all_flags(self, context: Any = None) -> Optional[dict]:
         """Legacy: a dict of flag key to value, or None (with a warning) without a valid context."""
         return self._all_flags(context)

@@ -3,6 +3,11 @@
 Writers take a lock; readers (the evaluator) never do: they read ``_flags``/``_segments``, plain
 dicts that are either replaced whole (``init``) or updated one key at a time (GIL-atomic).
 Deleted items are kept as tombstones so that an older update can never resurrect them.
+
+``get``/``all`` return each item as it was given: the dict itself for an item stored as a dict
+(``init``, ``upsert``), or, for an item preprocessed from JSON text (a streamed put keeps each
+item's text, ``Flag.raw_json``, rather than its decoded tree), a fresh decode of that text on
+every call, as ``json.loads`` made it.
 """
 from __future__ import annotations
 
@@ -31,7 +36,8 @@ def _parser(kind: VersionedDataKind) -> Callable[[Any], Any]:
 def _prerequisite_keys(flag: Flag) -> list:
     if flag.error is None:
         return [p.key for p in flag.prerequisites]
-    raw = flag.raw.get("prerequisites") if isinstance(flag.raw, dict) else None
+    item = flag.raw  # (a fresh decode when the flag keeps its JSON text)
+    raw = item.get("prerequisites") if isinstance(item, dict) else None
     return [p.get("key") for p in raw if isinstance(p, dict)] if isinstance(raw, list) else []
 
 
@@ -67,25 +73,17 @@ def _dependents(flags: Dict[str, Flag], segments: Dict[str, Segment]) -> Dict[tu
     """(kind, key) -> the (kind, key)s that use it: prerequisites and segmentMatch clauses."""
     out: Dict[tuple, set] = {}
     for fkey, flag in flags.items():
-        if flag.error is not None or flag.deleted:
+        if flag.error is not None or flag.deleted or not flag.uses_state:  # (no prerequisite, no segmentMatch)
             continue
         for p in flag.prerequisites:
             out.setdefault(("features", p.key), set()).add(("features", fkey))
-        for rule in flag.rules:
-            for clause in rule.clauses:
-                if clause.is_segment_match:
-                    for sk in clause.values:
-                        if isinstance(sk, str):
-                            out.setdefault(("segments", sk), set()).add(("features", fkey))
+        for sk in flag.segment_keys:
+            out.setdefault(("segments", sk), set()).add(("features", fkey))
     for skey, seg in segments.items():
-        if seg.error is not None or seg.deleted:
+        if seg.error is not None or seg.deleted or not seg.refers_to_segments:
             continue
-        for rule in seg.rules:
-            for clause in rule.clauses:
-                if clause.is_segment_match:
-                    for sk in clause.values:
-                        if isinstance(sk, str):
-                            out.setdefault(("segments", sk), set()).add(("segments", skey))
+        for sk in seg.segment_keys:
+            out.setdefault(("segments", sk), set()).add(("segments", skey))
     return out
 
 
@@ -132,8 +130,13 @@ class InMemoryFeatureStore:
             self._initialized = True
         self._notify_replaced(old)
 
-    def init_preprocessed(self, flags: Dict[str, Flag], segments: Dict[str, Segment]) -> None:
-        """Replace all data with items already parsed by ``ldfast.model`` (e.g. in reactor-sized chunks)."""
+    def init_preprocessed(self, flags: Dict[str, Flag], segments: Dict[str, Segment]) -> tuple:
+        """Replace all data with items already parsed by ``ldfast.model`` (e.g. in reactor-sized chunks).
+
+        Returns the replaced ``(flags, segments)`` dicts, which nothing else holds: a caller on a
+        reactor can release them a slice at a time (freeing 5,000 rule-heavy flags at once takes
+        tens of milliseconds); dropping the result frees them at once.
+        """
         flags = dependency_order(flags)
         with self._lock:
             old = (self._flags, self._segments)
@@ -141,6 +144,7 @@ class InMemoryFeatureStore:
             self._segments = dict(segments)
             self._initialized = True
         self._notify_replaced(old)
+        return old
 
     def upsert(self, kind: VersionedDataKind, item: dict) -> bool:
         """Store an item unless the stored one has the same or a higher version; True if stored."""
@@ -169,10 +173,15 @@ class InMemoryFeatureStore:
     def _notify_replaced(self, old: tuple) -> None:
         if not self._change_listeners:
             return
+        if not old[0] and not old[1]:  # the first data set: every flag in it is new
+            if self._flags:
+                self._call_listeners(list(self._flags))
+            return
         changed = {("features", k) for k in _changed(old[0], self._flags)}
         changed |= {("segments", k) for k in _changed(old[1], self._segments)}
-        # dependents under the old data too: a flag that stopped using a changed item changed as well
-        self._notify(changed, old)
+        if changed:
+            # dependents under the old data too: a flag that stopped using a changed item changed as well
+            self._notify(changed, old)
 
     def _notify(self, changed: set, old: Any = None) -> None:
         graphs = [_dependents(self._flags, self._segments)]
@@ -188,8 +197,10 @@ class InMemoryFeatureStore:
                         seen.add(dep)
                         todo.append(dep)
         flag_keys = [k for kind, k in seen if kind == "features"]
-        if not flag_keys:
-            return
+        if flag_keys:
+            self._call_listeners(flag_keys)
+
+    def _call_listeners(self, flag_keys: list) -> None:
         for listener in list(self._change_listeners):
             try:
                 listener(flag_keys)
@@ -197,14 +208,14 @@ class InMemoryFeatureStore:
                 log.exception("Error in a store change listener")
 
     def get(self, kind: VersionedDataKind, key: str, callback: Callable[[Any], Any] = _identity) -> Any:
-        """The raw item, or None if it is absent or deleted."""
+        """The raw item, or None if it is absent or deleted (see the module docstring)."""
         item = self._items(kind).get(key)
         if item is None or item.deleted:
             return callback(None)
         return callback(item.raw)
 
     def all(self, kind: VersionedDataKind, callback: Callable[[Any], Any] = _identity) -> Any:
-        """Every non-deleted raw item, by key."""
+        """Every non-deleted raw item, by key (items kept as JSON text are decoded afresh)."""
         return callback({k: v.raw for k, v in self._items(kind).items() if not v.deleted})
 
     def get_parsed(self, kind: VersionedDataKind, key: str) -> Any:
@@ -221,8 +232,8 @@ class InMemoryFeatureStore:
     def is_monitoring_enabled(self) -> bool:
         return False
 
-    def close(self) -> None:
-        pass
+    def close(self, timeout: Any = None) -> None:
+        """Nothing to release (a persistent store stops its worker here, within ``timeout``)."""
 
 
 class CacheConfig:

@@ -40,7 +40,10 @@ class Stream(resource.Resource):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_forked_child_reconnects_and_follows_updates():
+@pytest.mark.parametrize("call_postfork", [False, True], ids=["no-call", "official-postfork-call"])
+def test_forked_child_reconnects_and_follows_updates(call_postfork):
+    """Also: code migrated from the official SDK calls ``postfork()`` in the child; that is accepted
+    and does not start a second connection (the restart already happened, once per process)."""
     net = ReactorThread("fake-ld")
     stream = Stream()
     port = net.call(lambda: net.reactor.listenTCP(0, server.Site(stream), interface="127.0.0.1"))
@@ -52,6 +55,9 @@ def test_forked_child_reconnects_and_follows_updates():
     if pid == 0:  # the child: no call to ldfast; wait for the patch to arrive through its own stream
         try:
             os.close(read_end)
+            if call_postfork:
+                client.postfork()
+                client.postfork()
             deadline = time.monotonic() + 10
             value = client.variation("f", {"key": "u"}, None)
             while value != "after" and time.monotonic() < deadline:
@@ -74,6 +80,7 @@ def test_forked_child_reconnects_and_follows_updates():
             result += chunk
         assert result == b"after"
         assert client.variation("f", {"key": "u"}, None) == "after"  # the parent follows too
+        assert stream.connections == 2  # the parent's and the child's: one restart in the child
     finally:
         os.close(read_end)
         os.waitpid(pid, 0)

@@ -6,6 +6,7 @@ import gc
 import json
 import logging
 import math
+import sys
 
 import pytest
 from twisted.internet.defer import CancelledError, Deferred
@@ -482,6 +483,41 @@ def test_big_put_is_sliced_by_time_with_the_default_predicate():
         ticks += 1
         assert not h.store.initialized or not coop.pending  # swapped in only at the end
     assert ticks >= 3 and len(h.store.all(FEATURES)) == 3000
+
+
+def test_a_replaced_data_set_is_released_in_slices_after_the_swap():
+    coop = ManualCooperator()  # one work unit per tick
+    h = Harness(cooperator=coop)
+    r = h.respond()
+    r.push(put([flag("f%d" % i, 1) for i in range(5)], [segment("s", 1)]))
+    coop.run()
+    old = h.store._flags["f3"]
+    assert sys.getrefcount(old) == 3  # the store's dict, ``old``, the argument
+    r.push(put([flag("f%d" % i, 2) for i in range(5)], [segment("s", 2)]))
+    while h.store._flags["f3"] is old:
+        coop.step()
+    assert h.store.get(FEATURES, "f3")["version"] == 2
+    assert sys.getrefcount(old) == 3  # swapped out, but not freed yet: released a few items per tick
+    steps = 0
+    while coop.step():
+        steps += 1
+    assert steps >= 5 and sys.getrefcount(old) == 2
+
+
+def test_stopping_while_releasing_a_replaced_data_set_frees_it():
+    coop = ManualCooperator()
+    h = Harness(cooperator=coop)
+    r = h.respond()
+    r.push(put([flag("f%d" % i, 1) for i in range(3)]))
+    coop.run()
+    old = h.store._flags["f1"]
+    r.push(put([flag("f%d" % i, 2) for i in range(3)]))
+    while h.store._flags["f1"] is old:
+        coop.step()
+    h.source.stop()
+    coop.run()
+    gc.collect()
+    assert sys.getrefcount(old) == 2
 
 
 # -- malformed messages ---------------------------------------------------------------------------
@@ -989,6 +1025,44 @@ def test_put_decoder_matches_json_loads_on_valid_payloads():
            '"flags" : {"a" : {"key": "a", "x": "}{\\"\\u00e9"}, "b": {}} } , "path": "/"} \r\n'
     loaded = json.loads(text)["data"]
     assert decode_put(text) == (loaded["flags"], loaded["segments"])
+
+
+def test_put_decoder_keep_text_gives_each_items_own_json_text():
+    text = ' {"data": {"flags": {"a": {"key": "a", "x": [1, "]}"]} , "b":{}}, "segments": {"s": 2.5}}}'
+    seen = []
+    flags, segments = {}, {}
+    for _ in put_items(text, flags, segments, lambda v, t: seen.append((v, t)) or ("f", t),
+                       lambda v, t: ("s", t), keep_text=True):
+        pass
+    assert flags == {"a": ("f", '{"key": "a", "x": [1, "]}"]}'), "b": ("f", "{}")} and segments == {"s": ("s", "2.5")}
+    assert all(json.loads(t) == v for v, t in seen)
+
+
+def test_a_streamed_put_keeps_item_text_and_store_reads_it_back():
+    h = Harness()
+    a = flag("a", 3, rules=[{"id": "r", "clauses": [{"attribute": "k", "op": "in", "values": ["x", 1]}],
+                             "variation": 0}])
+    h.connect_with_put([a], [segment("s", 1)])
+    assert h.store._flags["a"].raw_json is not None and json.loads(h.store._flags["a"].raw_json) == a
+    assert h.store.get(FEATURES, "a") == a and h.store.all(SEGMENTS) == {"s": segment("s", 1)}
+
+
+def test_change_listeners_fire_for_streamed_puts_and_patches_with_dependents():
+    h = Harness()
+    seen = []
+    h.store.add_change_listener(lambda keys: seen.append(sorted(keys)))
+    a = flag("a", 1, prerequisites=[{"key": "b", "variation": 0}])
+    bad = {"key": "bad", "version": 1, "prerequisites": [{"key": "b", "variation": 0}], "rules": "x"}
+    r = h.connect_with_put([bad, a, flag("b", 1), flag("c", 1)])
+    assert seen == [["a", "b", "bad", "c"]]
+    assert list(h.store._flags) == ["b", "bad", "a", "c"]  # prerequisites first, a malformed flag's too
+    seen.clear()
+    r.push(put([bad, a, flag("b", 2), flag("c", 1)]))
+    h.clock.advance(0)
+    assert seen == [["a", "b"]]
+    seen.clear()
+    r.push(patch("flags", flag("b", 3)))
+    assert seen == [["a", "b"]] and h.store.get(FEATURES, "b")["version"] == 3
 
 
 def test_put_decoder_last_duplicate_wins_like_json_loads():

@@ -1,15 +1,39 @@
-# Internal model objects reference only other model objects and JSON data, never back: no cycles,
-# so they are not tracked by the cycle collector (@cython.no_gc); EvaluationDetail, public, is.
+# Types for compiling model_py.py as model_c (model_c.py links to model_py.py).
+# Model objects form trees (no cycles): the compiled twin untracks them from the cycle collector
+# as it builds them (_untrack/seal in model_py.py; @cython.no_gc is not honoured in pure mode).
 cimport cython
 
-# Types for compiling model_py.py as model_c (model_c.py links to model_py.py).
+cdef extern from "Python.h":
+    bint PyObject_IS_GC(object)
+    void PyObject_GC_UnTrack(object)
+
+cdef bint _COMPILED
+
+cdef void _untrack(object obj)
+
+@cython.locals(t=object)
+cpdef object seal(object value)
+
+@cython.locals(t=object)
+cdef void _untrack_pre(object pre)
+
+cdef void _untrack_tuples(object value)
+
+# typed property access: C calls within the module
+cdef object _opt(object data, object name, object typ)
+cdef object _req(object data, object name, object typ)
+cdef bint _opt_bool(object data, object name) except -1
+cdef object _list_of(object items, object name, object typ)
+cdef object _opt_list(object data, object name, object typ=*)
+cdef object _req_list(object data, object name, object typ=*)
+cdef object _check_dict(object data, object what)
+
 cdef class EvaluationDetail:
     cdef public object _value
     cdef public object _variation_index
     cdef public object _reason
     cdef public object _experiment
 
-@cython.no_gc
 cdef class AttrRef:
     cdef public object path
     cdef public object first
@@ -18,7 +42,6 @@ cdef class AttrRef:
     cdef public Py_ssize_t depth
     cdef public int builtin
 
-@cython.no_gc
 cdef class Clause:
     cdef public int op
     cdef public object op_name
@@ -31,7 +54,6 @@ cdef class Clause:
     cdef public list values
     cdef public object pre
 
-@cython.no_gc
 cdef class Rollout:
     cdef public object context_kind
     cdef public AttrRef bucket_by
@@ -44,13 +66,11 @@ cdef class Rollout:
     cdef public tuple exp_details
     cdef public tuple variations
 
-@cython.no_gc
 cdef class VariationOrRollout:
     cdef public object variation
     cdef public Rollout rollout
     cdef public EvaluationDetail detail
 
-@cython.no_gc
 cdef class Rule:
     cdef public object id
     cdef public tuple clauses
@@ -58,26 +78,22 @@ cdef class Rule:
     cdef public VariationOrRollout outcome
     cdef public dict reason
 
-@cython.no_gc
 cdef class Prerequisite:
     cdef public object key
     cdef public object variation
     cdef public EvaluationDetail failed
 
-@cython.no_gc
 cdef class Target:
     cdef public object context_kind
     cdef public object variation
     cdef public frozenset values
     cdef public EvaluationDetail detail
 
-@cython.no_gc
 cdef class TargetCheck:
     cdef public str kind
     cdef public frozenset keys
     cdef public EvaluationDetail detail
 
-@cython.no_gc
 cdef class Flag:
     cdef public object key
     cdef public object version
@@ -97,11 +113,12 @@ cdef class Flag:
     cdef public bint exclude_from_summaries
     cdef public object sampling_ratio
     cdef public bint client_side
-    cdef public object raw
+    cdef public object _raw
+    cdef public object raw_json
     cdef public object error
     cdef public bint uses_state
+    cdef public tuple segment_keys
 
-@cython.no_gc
 cdef class SegmentRule:
     cdef public tuple clauses
     cdef public object weight
@@ -109,7 +126,6 @@ cdef class SegmentRule:
     cdef public object rollout_context_kind
     cdef public bytes prefix
 
-@cython.no_gc
 cdef class Segment:
     cdef public object key
     cdef public object version
@@ -123,6 +139,8 @@ cdef class Segment:
     cdef public bint unbounded
     cdef public object unbounded_context_kind
     cdef public object generation
-    cdef public object raw
+    cdef public object _raw
+    cdef public object raw_json
     cdef public object error
     cdef public bint refers_to_segments
+    cdef public tuple segment_keys

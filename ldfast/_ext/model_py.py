@@ -9,18 +9,90 @@ variation, with and without ``inExperiment``) built once.
 A malformed item never raises out of here: it is kept as a ``Flag``/``Segment`` whose ``error`` is
 set, and evaluates to the default with ``ERROR``/``MALFORMED_FLAG``. Objects are never mutated
 after construction.
+
+Garbage collection. A large data set is hundreds of thousands of small objects, and CPython's
+cyclic collector walks every tracked container on each full pass (~200 ms for 5,000 rule-heavy
+flags), however long they have lived. These objects cannot form reference cycles: each one refers
+only to objects built during its own construction (its children: model objects, tuples,
+frozensets, the decoded JSON lists and dicts it keeps) or to shared immutable constants
+(``MALFORMED``, reason dicts, strings, compiled patterns), never to an ancestor, and nothing is
+mutated after construction. So the compiled twin takes each object it builds, and each container
+it keeps, out of the collector (``PyObject_GC_UnTrack``; reference counting still frees them):
+``seal`` below. The pure twin leaves them tracked (it cannot untrack). Only objects the model
+creates, or JSON it decoded itself, are sealed: a dict given to ``parse_flag`` by a caller stays
+as it is. Items decoded from text keep that text (``raw_json``) instead of the decoded tree;
+``raw`` decodes a fresh copy on demand.
 """
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, List, Optional, Tuple
 
 import re
 
+try:
+    import cython
+
+    _COMPILED = cython.compiled
+except ImportError:  # pure twin without Cython installed
+    _COMPILED = False
+
 from ldfast._ext.bucketing import bucket_prefix
-from ldfast._ext.operators import OP_CODES, preprocess
+from ldfast._ext.operators import OP_CODES, InValues, RegexValues, preprocess
 
 log = logging.getLogger("ldfast.model")
+_json_loads = json.loads
+
+
+# -- taking model objects out of the cycle collector (compiled twin only; see the docstring) -----
+
+def _untrack(obj: Any) -> None:
+    """Stop the cycle collector from tracking ``obj`` (a container that can hold no cycle)."""
+    if _COMPILED and PyObject_IS_GC(obj):  # type: ignore[name-defined]  # noqa: F821 (model_c.pxd)
+        PyObject_GC_UnTrack(obj)  # type: ignore[name-defined]  # noqa: F821
+
+
+def seal(value: Any) -> Any:
+    """``value`` (decoded JSON) and every list and dict in it, untracked in the compiled twin;
+    returned unchanged. Only for JSON the model decoded itself (a tree nobody else holds)."""
+    if not _COMPILED:
+        return value
+    t = type(value)
+    if t is dict:
+        _untrack(value)
+        for v in value.values():
+            if type(v) is dict or type(v) is list:
+                seal(v)
+    elif t is list:
+        _untrack(value)
+        for v in value:
+            if type(v) is dict or type(v) is list:
+                seal(v)
+    return value
+
+
+def _untrack_pre(pre: Any) -> None:
+    """A clause's preprocessed values (see operators.preprocess): the containers built for it."""
+    t = type(pre)
+    if t is InValues:
+        _untrack(pre)
+        _untrack(pre.hashed)
+        _untrack(pre.bools)
+        _untrack(pre.all_values)  # its items are the clause's values (sealed with them if owned)
+    elif t is RegexValues:
+        _untrack(pre)  # its patterns come from re's shared cache: left as they are
+        _untrack(pre.patterns)
+    elif t is tuple or t is frozenset:  # strings; semantic version keys (nested tuples)
+        _untrack_tuples(pre)
+
+
+def _untrack_tuples(value: Any) -> None:
+    """A tuple or frozenset we built, and the tuples and frozensets in it."""
+    _untrack(value)
+    for v in value:
+        if type(v) is tuple or type(v) is frozenset:
+            _untrack_tuples(v)
 
 
 # -- evaluation results ---------------------------------------------------------------------------
@@ -96,6 +168,8 @@ class AttrRef:
         self.rest: Tuple[str, ...] = components[1:]
         # which built-in attribute ``first`` names: 1 key, 2 kind, 3 name, 4 anonymous; 0 custom
         self.builtin: int = _BUILTIN_ATTRS.get(self.first, 0) if type(self.first) is str else 0
+        _untrack(self.rest)
+        _untrack(self)
 
     @property
     def valid(self) -> bool:
@@ -140,6 +214,7 @@ def ref_for(attr: str, context_kind: Optional[str]) -> AttrRef:
 
 
 MALFORMED = EvaluationDetail(None, None, error_reason("MALFORMED_FLAG"))
+_untrack(MALFORMED)
 _OFF_REASON = {"kind": "OFF"}
 _TARGET_REASON = {"kind": "TARGET_MATCH"}
 _FALLTHROUGH_REASON = {"kind": "FALLTHROUGH"}
@@ -201,18 +276,25 @@ def _check_dict(data: Any, what: str) -> dict:
 
 # -- shared pieces --------------------------------------------------------------------------------
 
+def _detail(value: Any, index: Any, reason: dict) -> EvaluationDetail:
+    """A detail prebuilt for a flag: its value is a sealed variation, its reason a flat dict."""
+    detail = EvaluationDetail(value, index, reason)
+    _untrack(detail)
+    return detail
+
+
 def variation_detail(variations: list, index: Any, reason: dict) -> EvaluationDetail:
     """The detail for serving variation ``index``, or MALFORMED_FLAG if it is out of range."""
     if index < 0 or index >= len(variations):
         return MALFORMED
-    return EvaluationDetail(variations[index], index, reason)
+    return _detail(variations[index], index, reason)
 
 
 class Clause:
     __slots__ = ("op", "op_name", "attr", "is_kind", "is_segment_match", "negate", "context_kind", "kind",
                  "values", "pre")
 
-    def __init__(self, data: dict):
+    def __init__(self, data: dict, owned: bool):
         _check_dict(data, "clause")
         self.context_kind: Optional[str] = _opt(data, "contextKind", str)
         self.kind: str = self.context_kind or "user"  # the context kind whose attribute is tested
@@ -225,6 +307,10 @@ class Clause:
         self.is_segment_match: bool = self.op_name == "segmentMatch"
         self.is_kind: bool = self.attr.depth == 1 and self.attr.first == "kind"
         self.pre: Any = None if self.is_segment_match else preprocess(self.op, self.values)
+        if owned:
+            seal(self.values)
+        _untrack_pre(self.pre)
+        _untrack(self)
 
 
 class Rollout:
@@ -267,6 +353,11 @@ class Rollout:
             else variation_detail(flag_variations, v, reason)
             for v, _, untracked in weighted
         )
+        _untrack_tuples(self.variations)
+        _untrack(self.bounds)
+        _untrack(self.details)
+        _untrack(self.exp_details)
+        _untrack(self)
 
 
 class VariationOrRollout:
@@ -289,19 +380,22 @@ class VariationOrRollout:
         else:
             self.rollout = Rollout(rollout, flag_key, salt, flag_variations, reason, exp_reason)
             self.detail = MALFORMED if not self.rollout.variations else None
+        _untrack(self)
 
 
 class Rule:
     __slots__ = ("id", "clauses", "track_events", "outcome", "reason")
 
-    def __init__(self, data: dict, index: int, flag_key: str, salt: str, flag_variations: list):
+    def __init__(self, data: dict, index: int, flag_key: str, salt: str, flag_variations: list, owned: bool):
         _check_dict(data, "rule")
         self.id: Optional[str] = _opt(data, "id", str)
         self.reason = {"kind": "RULE_MATCH", "ruleIndex": index, "ruleId": self.id}
         exp_reason = {"kind": "RULE_MATCH", "ruleIndex": index, "ruleId": self.id, "inExperiment": True}
         self.outcome = VariationOrRollout(data, flag_key, salt, flag_variations, self.reason, exp_reason)
-        self.clauses: Tuple[Clause, ...] = tuple(Clause(c) for c in _req_list(data, "clauses", dict))
+        self.clauses: Tuple[Clause, ...] = tuple(Clause(c, owned) for c in _req_list(data, "clauses", dict))
         self.track_events: bool = _opt_bool(data, "trackEvents")
+        _untrack(self.clauses)
+        _untrack(self)
 
 
 class Prerequisite:
@@ -312,6 +406,7 @@ class Prerequisite:
         self.variation: int = _req(data, "variation", int)
         reason = {"kind": "PREREQUISITE_FAILED", "prerequisiteKey": self.key}
         self.failed = off_detail(flag.variations, off_variation, reason)
+        _untrack(self)
 
 
 class Target:
@@ -325,6 +420,8 @@ class Target:
         self.variation: int = _req(data, "variation", int)
         self.values = frozenset(_req_list(data, "values", str))
         self.detail = variation_detail(variations, self.variation, _TARGET_REASON)
+        _untrack(self.values)
+        _untrack(self)
 
 
 def _identity(raw: Any, key: str, version: Any) -> Tuple[str, Any, bool]:
@@ -337,7 +434,7 @@ def _identity(raw: Any, key: str, version: Any) -> Tuple[str, Any, bool]:
 
 def off_detail(variations: list, off_variation: Optional[int], reason: dict) -> EvaluationDetail:
     if off_variation is None:
-        return EvaluationDetail(None, None, reason)
+        return _detail(None, None, reason)
     return variation_detail(variations, off_variation, reason)
 
 
@@ -350,6 +447,7 @@ class TargetCheck:
         self.kind = kind
         self.keys = keys
         self.detail = detail
+        _untrack(self)
 
 
 def _effective_targets(targets: Tuple[Target, ...], context_targets: Tuple[Target, ...]) -> Tuple[TargetCheck, ...]:
@@ -374,17 +472,24 @@ def _effective_targets(targets: Tuple[Target, ...], context_targets: Tuple[Targe
 
 
 class Flag:
-    """A preprocessed feature flag. ``error`` is set when the raw flag was malformed."""
+    """A preprocessed feature flag. ``error`` is set when the raw flag was malformed.
+
+    ``raw`` is the item as the store interface returns it: the object given, or, when the flag was
+    built from ``raw_json`` (the text ``raw`` was decoded from, handed over by the decoder), a
+    fresh decode of that text on each access.
+    """
 
     __slots__ = (
         "key", "version", "deleted", "on", "variations", "off_variation", "off_detail",
         "fallthrough", "prerequisites", "targets", "rules", "salt", "track_events",
         "track_events_fallthrough", "debug_events_until_date", "exclude_from_summaries",
-        "sampling_ratio", "client_side", "raw", "error", "uses_state",
+        "sampling_ratio", "client_side", "_raw", "raw_json", "error", "uses_state", "segment_keys",
     )
 
-    def __init__(self, raw: dict):
-        self.raw = raw
+    def __init__(self, raw: Any, raw_json: Optional[str] = None):
+        owned = raw_json is not None
+        self._raw = None if owned else raw
+        self.raw_json = raw_json
         self.error: Optional[str] = None
         self.deleted = False
         self.key = ""
@@ -405,15 +510,30 @@ class Flag:
         self.sampling_ratio: Optional[int] = None
         self.client_side = False
         self.uses_state = False
+        self.segment_keys: Tuple[str, ...] = ()  # the segments its segmentMatch clauses name
         try:
-            self._parse(raw)
+            self._parse(raw, owned)
         except Exception as e:  # keep the item, marked malformed; never break the store
             self.error = str(e) or type(e).__name__
             self.uses_state = False
+            self.segment_keys = ()
             self.key, self.version, self.deleted = _identity(raw, self.key, self.version)
             self.track_events = isinstance(raw, dict) and raw.get("trackEvents") is True
+        if owned:
+            seal(self.variations)
+        _untrack(self.prerequisites)
+        _untrack(self.targets)
+        _untrack(self.rules)
+        _untrack(self.segment_keys)
+        _untrack(self)
 
-    def _parse(self, data: dict) -> None:
+    @property
+    def raw(self) -> Any:
+        if self.raw_json is not None:
+            return _json_loads(self.raw_json)
+        return self._raw
+
+    def _parse(self, data: dict, owned: bool) -> None:
         _check_dict(data, "flag")
         self.version = _req(data, "version", int)
         self.deleted = _opt_bool(data, "deleted")
@@ -430,7 +550,8 @@ class Flag:
                                               _FALLTHROUGH_REASON, _FALLTHROUGH_EXP_REASON)
         self.prerequisites = tuple(Prerequisite(p, self, self.off_variation)
                                    for p in _opt_list(data, "prerequisites", dict))
-        self.rules = tuple(Rule(r, i, key, salt, variations) for i, r in enumerate(_opt_list(data, "rules", dict)))
+        self.rules = tuple(Rule(r, i, key, salt, variations, owned)
+                           for i, r in enumerate(_opt_list(data, "rules", dict)))
         targets = tuple(Target(t, variations) for t in _opt_list(data, "targets", dict))
         context_targets = tuple(Target(t, variations) for t in _opt_list(data, "contextTargets", dict))
         self.targets = _effective_targets(targets, context_targets)
@@ -447,6 +568,7 @@ class Flag:
         self.uses_state = bool(self.prerequisites) or any(
             c.is_segment_match for r in self.rules for c in r.clauses
         )
+        self.segment_keys = _segment_keys(self.rules)
 
     def _mark_experiments(self) -> None:
         """Record on each prebuilt detail whether serving it is an experiment evaluation."""
@@ -473,9 +595,9 @@ class Flag:
 class SegmentRule:
     __slots__ = ("clauses", "weight", "bucket_by", "rollout_context_kind", "prefix")
 
-    def __init__(self, data: dict, seg_key: str, salt: str):
+    def __init__(self, data: dict, seg_key: str, salt: str, owned: bool):
         _check_dict(data, "segment rule")
-        self.clauses: Tuple[Clause, ...] = tuple(Clause(c) for c in _req_list(data, "clauses", dict))
+        self.clauses: Tuple[Clause, ...] = tuple(Clause(c, owned) for c in _req_list(data, "clauses", dict))
         self.rollout_context_kind: Optional[str] = _opt(data, "rolloutContextKind", str)
         bucket_by = _opt(data, "bucketBy", str)
         self.bucket_by: Optional[AttrRef] = (
@@ -483,17 +605,24 @@ class SegmentRule:
         )
         self.weight: Optional[int] = _opt(data, "weight", int)
         self.prefix = bucket_prefix(seg_key, salt, None)
+        _untrack(self.clauses)
+        _untrack(self)
 
 
 class Segment:
-    """A preprocessed segment. ``error`` is set when the raw segment was malformed."""
+    """A preprocessed segment. ``error`` is set when the raw segment was malformed.
+
+    ``raw`` and ``raw_json`` as for :class:`Flag`.
+    """
 
     __slots__ = ("key", "version", "deleted", "included", "excluded", "included_contexts",
                  "excluded_contexts", "rules", "salt", "unbounded", "unbounded_context_kind",
-                 "generation", "raw", "error", "refers_to_segments")
+                 "generation", "_raw", "raw_json", "error", "refers_to_segments", "segment_keys")
 
-    def __init__(self, raw: dict):
-        self.raw = raw
+    def __init__(self, raw: Any, raw_json: Optional[str] = None):
+        owned = raw_json is not None
+        self._raw = None if owned else raw
+        self.raw_json = raw_json
         self.error: Optional[str] = None
         self.key = ""
         self.version = 0
@@ -508,13 +637,28 @@ class Segment:
         self.unbounded_context_kind: Optional[str] = None
         self.generation: Optional[int] = None
         self.refers_to_segments = False
+        self.segment_keys: Tuple[str, ...] = ()  # the segments its rules' segmentMatch clauses name
         try:
-            self._parse(raw)
+            self._parse(raw, owned)
         except Exception as e:  # keep the item, marked malformed; never break the store
             self.error = str(e) or type(e).__name__
+            self.segment_keys = ()
             self.key, self.version, self.deleted = _identity(raw, self.key, self.version)
+        _untrack(self.included)
+        _untrack(self.excluded)
+        _untrack_tuples(self.included_contexts)
+        _untrack_tuples(self.excluded_contexts)
+        _untrack(self.rules)
+        _untrack(self.segment_keys)
+        _untrack(self)
 
-    def _parse(self, data: dict) -> None:
+    @property
+    def raw(self) -> Any:
+        if self.raw_json is not None:
+            return _json_loads(self.raw_json)
+        return self._raw
+
+    def _parse(self, data: dict, owned: bool) -> None:
         _check_dict(data, "segment")
         self.version = _req(data, "version", int)
         self.deleted = _opt_bool(data, "deleted")
@@ -527,14 +671,28 @@ class Segment:
         self.included_contexts = tuple(_segment_target(t) for t in _opt_list(data, "includedContexts", dict))
         self.excluded_contexts = tuple(_segment_target(t) for t in _opt_list(data, "excludedContexts", dict))
         self.salt = salt = _opt(data, "salt", str) or ""
-        self.rules = tuple(SegmentRule(r, key, salt) for r in _opt_list(data, "rules", dict))
+        self.rules = tuple(SegmentRule(r, key, salt, owned) for r in _opt_list(data, "rules", dict))
         self.unbounded = _opt_bool(data, "unbounded")
         self.unbounded_context_kind = _opt(data, "unboundedContextKind", str)
         self.generation = _opt(data, "generation", int)
         self.refers_to_segments = any(c.is_segment_match for r in self.rules for c in r.clauses)
+        self.segment_keys = _segment_keys(self.rules)
 
     def __repr__(self) -> str:
         return "Segment(%r, version=%r%s)" % (self.key, self.version, ", malformed" if self.error else "")
+
+
+def _segment_keys(rules: tuple) -> Tuple[str, ...]:
+    """The segment keys (string values) of the segmentMatch clauses in ``rules``, for the store's
+    dependency graph."""
+    keys = []
+    for rule in rules:
+        for clause in rule.clauses:
+            if clause.is_segment_match:
+                for value in clause.values:
+                    if isinstance(value, str):
+                        keys.append(value)
+    return tuple(keys)
 
 
 def _segment_target(data: dict) -> Tuple[str, frozenset]:
@@ -542,15 +700,18 @@ def _segment_target(data: dict) -> Tuple[str, frozenset]:
     return (kind or "user", frozenset(_req_list(data, "values", str)))
 
 
-def parse_flag(raw: Any) -> Flag:
-    flag = Flag(raw)
+def parse_flag(raw: Any, raw_json: Optional[str] = None) -> Flag:
+    """``raw`` preprocessed; ``raw_json``, if given, is the text ``raw`` was just decoded from and
+    ``raw`` is handed over (the flag keeps the text, and seals what it keeps of ``raw``)."""
+    flag = Flag(raw, raw_json)
     if flag.error is not None:
         log.error("Flag %r is malformed and will evaluate to the default: %s", flag.key, flag.error)
     return flag
 
 
-def parse_segment(raw: Any) -> Segment:
-    seg = Segment(raw)
+def parse_segment(raw: Any, raw_json: Optional[str] = None) -> Segment:
+    """As :func:`parse_flag`, for a segment."""
+    seg = Segment(raw, raw_json)
     if seg.error is not None:
         log.error("Segment %r is malformed; flags using it evaluate to the default: %s", seg.key, seg.error)
     return seg

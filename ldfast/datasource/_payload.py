@@ -8,6 +8,9 @@ takes tens of microseconds) and, measured, is also faster overall.
 Both paths use the standard library's C scanner, i.e. exactly what the official SDK accepts
 (``json.loads``): NaN/Infinity, integers of any size, lone surrogate escapes, last duplicate key
 wins, control characters in strings rejected.
+
+With ``keep_text=True`` each parser is also given the item's own JSON text (a slice of the
+message), so the store can keep that compact string rather than the decoded tree.
 """
 from __future__ import annotations
 
@@ -99,9 +102,11 @@ class _Cursor:
 
 
 def put_items(text: str, flags: Dict[str, Any], segments: Dict[str, Any],
-              parse_flag: Callable[[Any], Any], parse_segment: Callable[[Any], Any]) -> Iterator[None]:
+              parse_flag: Callable[..., Any], parse_segment: Callable[..., Any], *,
+              keep_text: bool = False) -> Iterator[None]:
     """Decode a stream put ``{"path": ..., "data": {"flags": {...}, "segments": {...}}}`` into
-    ``flags`` and ``segments`` (each item through its parser), yielding after every item.
+    ``flags`` and ``segments`` (each item through its parser: ``parse(value)``, or with
+    ``keep_text`` ``parse(value, item_text)``), yielding after every item.
 
     Raises InvalidData, at whatever step finds it, if the text is not valid JSON or ``data``,
     ``data.flags`` or ``data.segments`` is missing or not an object; the dicts are then partial.
@@ -115,7 +120,7 @@ def put_items(text: str, flags: Dict[str, Any], segments: Dict[str, Any],
             if key == "data":
                 data_ok = False
             continue
-        yield from _all_data(cur, flags, segments, parse_flag, parse_segment)
+        yield from _all_data(cur, flags, segments, parse_flag, parse_segment, keep_text)
         data_ok = True
     _end(cur)
     if not data_ok:
@@ -123,11 +128,12 @@ def put_items(text: str, flags: Dict[str, Any], segments: Dict[str, Any],
 
 
 def all_data_items(text: str, flags: Dict[str, Any], segments: Dict[str, Any],
-                   parse_flag: Callable[[Any], Any], parse_segment: Callable[[Any], Any]) -> Iterator[None]:
+                   parse_flag: Callable[..., Any], parse_segment: Callable[..., Any], *,
+                   keep_text: bool = False) -> Iterator[None]:
     """As :func:`put_items`, for a polling body ``{"flags": {...}, "segments": {...}}``."""
     cur = _Cursor(text)
     cur.ws()
-    yield from _all_data(cur, flags, segments, parse_flag, parse_segment)
+    yield from _all_data(cur, flags, segments, parse_flag, parse_segment, keep_text)
     _end(cur)
 
 
@@ -138,7 +144,7 @@ def _end(cur: _Cursor) -> None:
 
 
 def _all_data(cur: _Cursor, flags: Dict[str, Any], segments: Dict[str, Any],
-              parse_flag: Callable[[Any], Any], parse_segment: Callable[[Any], Any]) -> Iterator[None]:
+              parse_flag: Callable[..., Any], parse_segment: Callable[..., Any], keep_text: bool) -> Iterator[None]:
     """The object at the cursor, which must hold "flags" and "segments" objects (the last of each wins)."""
     seen = {"flags": False, "segments": False}
     flags.clear()
@@ -155,7 +161,13 @@ def _all_data(cur: _Cursor, flags: Dict[str, Any], segments: Dict[str, Any],
         out, parse = (flags, parse_flag) if name == "flags" else (segments, parse_segment)
         out.clear()
         for item_key in cur.members():
-            out[item_key] = parse(cur.value())
+            if keep_text:
+                start = cur.i
+                value = cur.value()
+                out[item_key] = parse(value, cur.s[start:cur.i])
+                del value  # the parser owns it now
+            else:
+                out[item_key] = parse(cur.value())
             yield None
     for name, ok in seen.items():
         if not ok:

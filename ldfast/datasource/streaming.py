@@ -8,7 +8,8 @@ PROTOCOL.md 9.1; everything runs on the reactor thread and nothing blocks it:
   that (one deadline of connect + read timeout for both); then 300 s without a byte (heartbeat
   comments count) drops the connection.
 - ``put`` replaces the whole data set. It is decoded one flag/segment at a time and each item is
-  preprocessed at once, in reactor-sized slices (``Cooperator``, ~10 ms each; see ``_payload``);
+  preprocessed at once (keeping its JSON text for ``store.get``/``all``), in reactor-sized slices
+  (``Cooperator``, ~10 ms each; see ``_payload``);
   the result is swapped in whole with ``store.init_preprocessed(flags, segments)`` (or
   ``store.init(raw)`` for a store without that method).
   Events that arrive meanwhile are queued and applied, in order, after the swap.
@@ -195,12 +196,15 @@ class StreamingDataSource:
     gives up for good (an unrecoverable HTTP status). ``random`` (``() -> float`` in [0, 1)) and
     ``cooperator`` are for tests; ``status`` defaults to a provider of its own.
 
-    ``freeze_gc=True`` pauses CPython's cyclic garbage collector while a put is decoded and, once
-    the new data set is stored, moves every live object into the permanent generation
-    (``gc.freeze()``). Without it, the collector's full passes over a large data set (several
-    hundred ms for 5,000 rule-heavy flags) stall the reactor, the data source's own slices being
-    ~10 ms. It is opt-in because it freezes the application's objects too: a reference cycle that
-    is alive at that moment is never collected if it later becomes garbage.
+    The stored data adds almost nothing to CPython's cyclic garbage collector's work: each item
+    keeps its JSON text rather than the decoded tree, and the compiled model untracks the objects
+    it builds (see ``ldfast._ext.model_py``), so a full collection during or after a large put
+    stays short. (With the pure-Python twins the model objects stay tracked.)
+
+    ``freeze_gc=True`` additionally pauses the collector while a put is decoded and, once the new
+    data set is stored, moves every live object into the permanent generation (``gc.freeze()``).
+    It is opt-in because it freezes the application's objects too: a reference cycle that is alive
+    at that moment is never collected if it later becomes garbage.
     """
 
     def __init__(self, config: Any, store: Any, *, reactor: Any = None, http_client: Any = None,
@@ -522,7 +526,7 @@ class StreamingDataSource:
         if getattr(self._store, "init_preprocessed", None) is None:
             items = put_items(data, out_flags, out_segments, _raw, _raw)
         else:
-            items = put_items(data, out_flags, out_segments, parse_flag, parse_segment)
+            items = put_items(data, out_flags, out_segments, parse_flag, parse_segment, keep_text=True)
         self._pause_gc()
         task = self._put_task = self._cooperator.cooperate(items)
         task.whenDone().addCallbacks(self._put_decoded, self._put_failed,
@@ -534,11 +538,14 @@ class StreamingDataSource:
         self._put_task = None
         log.debug("Received put event with %d flags and %d segments", len(flags), len(segments))
         init_preprocessed = getattr(self._store, "init_preprocessed", None)
+        replaced: List[Any] = []
         if init_preprocessed is not None:
-            stored = self._store_call(conn, init_preprocessed, flags, segments)
+            stored = self._store_call(conn, lambda: replaced.append(init_preprocessed(flags, segments)))
         else:
             stored = self._store_call(conn, self._store.init, {FEATURES: flags, SEGMENTS: segments})
         del flags, segments
+        if replaced:
+            self._release(replaced.pop())
         self._resume_gc(freeze=stored)
         if stored:
             self._put_stored()
@@ -557,6 +564,20 @@ class StreamingDataSource:
                       exc_info=(failure.type, failure.value, failure.getTracebackObject()))
             self._bad_message(conn, DataSourceErrorKind.UNKNOWN, message, "Could not process put event")
         self._drain()
+
+    def _release(self, old: Any) -> None:
+        """Free a replaced data set (``init_preprocessed``'s result) a few items per slice."""
+        if not isinstance(old, tuple) or not any(isinstance(items, dict) and items for items in old):
+            return
+
+        def steps() -> Any:
+            for items in old:
+                if isinstance(items, dict):
+                    while items:
+                        items.popitem()
+                        yield None
+
+        self._cooperator.cooperate(steps())
 
     def _pause_gc(self) -> None:
         if self._freeze_gc and self._gc_was_enabled is None:

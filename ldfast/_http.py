@@ -24,6 +24,11 @@
     verified with the same settings as the targets). Any other scheme (e.g. ``socks5://``) or an
     unparsable URL logs an error and is ignored: connections then go directly.
 
+Connections use :class:`_HostEndpoint`, not Twisted's ``HostnameEndpoint``: the latter builds a
+``LoopingCall`` per connection, and ``LoopingCall`` imports ``twisted.internet.reactor``, which
+*installs* the global reactor as a side effect, even when everything runs on the sync client's
+private reactor (an application that installs another reactor afterwards would then fail).
+
 The endpoints are built here rather than by ``Agent``'s default factory because that one wraps TLS
 with the *global* reactor as its clock (``wrapClientTLS(..., clock=None)``); on the private reactor
 of the sync client, TLS writes would then wait for a reactor that never runs. The same holds inside
@@ -179,10 +184,97 @@ def _hostname_bytes(host: str) -> bytes:
         return host.encode("utf-8")
 
 
-def _proxy_endpoint(reactor: Any, proxy: _Proxy, policy: Any, timeout: float) -> Any:
-    from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+@implementer(IStreamClientEndpoint)
+class _HostEndpoint:
+    """A TCP client endpoint for a host name or address on ``reactor`` only.
 
-    endpoint = HostnameEndpoint(reactor, proxy.host, proxy.port, timeout=timeout)
+    The name is resolved by the reactor's own resolver (``getaddrinfo`` in its thread pool); the
+    addresses are tried one after the other, each within ``timeout`` seconds, until one connects.
+    """
+
+    def __init__(self, reactor: Any, host: Any, port: int, timeout: float):
+        self._reactor = reactor
+        self._host = host.decode("idna") if isinstance(host, bytes) else str(host)
+        self._port = port
+        self._timeout = timeout
+
+    def connect(self, factory: Any) -> "Deferred[Any]":
+        from twisted.internet import error
+        from twisted.internet.abstract import isIPAddress, isIPv6Address
+        from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint
+        from twisted.internet.interfaces import IResolutionReceiver
+
+        host = self._host.strip("[]")
+        state = {"attempt": None, "cancelled": False}
+
+        def cancel(d: Deferred) -> None:
+            state["cancelled"] = True
+            attempt = state["attempt"]
+            if attempt is not None:
+                attempt.cancel()
+
+        result: Deferred = Deferred(cancel)
+
+        def attempt(addresses: list, last_error: Any) -> None:
+            if state["cancelled"] or result.called:
+                return
+            if not addresses:
+                result.errback(last_error if last_error is not None else error.DNSLookupError(
+                    "no address for %s" % host))
+                return
+            family, address = addresses[0]
+            endpoint = (TCP6ClientEndpoint if family == 6 else TCP4ClientEndpoint)(
+                self._reactor, address, self._port, timeout=self._timeout)
+            d = state["attempt"] = endpoint.connect(factory)
+
+            def failed(failure: Any) -> None:
+                state["attempt"] = None
+                if not state["cancelled"]:
+                    attempt(addresses[1:], failure)
+
+            def connected(protocol: Any) -> None:
+                state["attempt"] = None
+                if not result.called:
+                    result.callback(protocol)
+
+            d.addCallbacks(connected, failed)
+
+        if isIPAddress(host):
+            attempt([(4, host)], None)
+            return result
+        if isIPv6Address(host):
+            attempt([(6, host)], None)
+            return result
+        resolver = getattr(self._reactor, "nameResolver", None)
+        if resolver is None:
+            result.errback(error.DNSLookupError("the reactor %r has no name resolver" % (self._reactor,)))
+            return result
+        found: list = []
+
+        @implementer(IResolutionReceiver)
+        class _Receiver:
+            def resolutionBegan(self, resolution: Any) -> None:
+                pass
+
+            def addressResolved(self, address: Any) -> None:
+                item = (6 if ":" in address.host else 4, address.host)
+                if item not in found:
+                    found.append(item)
+
+            def resolutionComplete(self) -> None:
+                attempt(found, error.DNSLookupError("no address for %s" % host) if not found else None)
+
+        try:
+            resolver.resolveHostName(_Receiver(), host, portNumber=self._port)
+        except Exception as e:  # never raise out of connect()
+            result.errback(error.DNSLookupError("cannot resolve %s: %s" % (host, e)))
+        return result
+
+
+def _proxy_endpoint(reactor: Any, proxy: _Proxy, policy: Any, timeout: float) -> Any:
+    from twisted.internet.endpoints import wrapClientTLS
+
+    endpoint = _HostEndpoint(reactor, proxy.host, proxy.port, timeout=timeout)
     if proxy.secure:
         creator = policy.creatorForNetloc(_hostname_bytes(proxy.host), proxy.port)
         endpoint = wrapClientTLS(creator, endpoint, clock=reactor)
@@ -363,7 +455,7 @@ class _TunnelEndpoint:
 def make_http_client(reactor: Any, config: Any, persistent: bool = True) -> Any:
     """A treq HTTPClient for ``config`` on ``reactor``."""
     from treq.client import HTTPClient
-    from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+    from twisted.internet.endpoints import wrapClientTLS
     from twisted.web.client import URI, Agent, HTTPConnectionPool, ProxyAgent
     from twisted.web.error import SchemeNotSupported
     from twisted.web.http_headers import Headers
@@ -391,10 +483,10 @@ def make_http_client(reactor: Any, config: Any, persistent: bool = True) -> Any:
                 if proxy is not None:
                     return _TunnelEndpoint(reactor, proxy_endpoint(proxy), proxy, uri.host, uri.port, creator,
                                            timeout)
-                endpoint = HostnameEndpoint(reactor, uri.host, uri.port, timeout=timeout)
+                endpoint = _HostEndpoint(reactor, uri.host, uri.port, timeout=timeout)
                 return wrapClientTLS(creator, endpoint, clock=reactor)
             if uri.scheme == b"http":
-                return HostnameEndpoint(reactor, uri.host, uri.port, timeout=timeout)
+                return _HostEndpoint(reactor, uri.host, uri.port, timeout=timeout)
             raise SchemeNotSupported("Unsupported scheme: %r" % (uri.scheme,))
 
     endpoints = _Endpoints()

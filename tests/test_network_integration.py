@@ -393,3 +393,37 @@ def test_close_is_bounded_while_a_poll_stalls(fake, make_client):
     start = time.monotonic()
     client.close()
     assert time.monotonic() - start < 6
+
+
+def test_the_sync_client_never_installs_the_global_reactor():
+    """Streaming, polling and events by host name (resolved, connected) on the private reactor:
+    ``twisted.internet.reactor`` is never imported, so an application can still install the
+    reactor it wants afterwards (Twisted's HostnameEndpoint would have installed the default one)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import sys, time
+        from tests.support.fake_ld import FakeLaunchDarklyThread
+        import ldfast
+        flags = {"f": {"key": "f", "version": 1, "on": True, "variations": [1, 2], "fallthrough": {"variation": 0},
+                       "trackEvents": True}}
+        with FakeLaunchDarklyThread(flags) as fake:
+            uri = fake.uri.replace("127.0.0.1", "localhost")
+            for stream in (True, False):
+                c = ldfast.LDClient(ldfast.Config("k", stream=stream, base_uri=uri, stream_uri=uri, events_uri=uri),
+                                    start_wait=10)
+                assert c.is_initialized() and c.variation("f", {"key": "u"}, 0) == 1
+                c.close()
+            fake.wait_for_event_payloads(2, "/bulk", timeout=10)  # close() delivered them
+        assert "twisted.internet.reactor" not in sys.modules, "the global reactor was installed"
+        from twisted.internet import asyncioreactor
+        asyncioreactor.install()  # what an application might do next: still possible
+        print("ok")
+    """)
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stdout + out.stderr

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import os
 import threading
 import time
 from abc import ABCMeta, abstractmethod
@@ -237,11 +238,15 @@ class BigSegmentStoreManager:
         if self._stopping.is_set() or (self._thread is not None and self._thread.is_alive()):
             return
         self._thread = threading.Thread(target=self._poll_loop, name="ldfast-big-segments-status", daemon=True)
+        self._pid = os.getpid()
         self._thread.start()
 
     def after_fork_in_child(self) -> None:
         """In a forked child the poll thread does not exist: start it anew (with fresh locks, in case
-        another thread held one at the fork)."""
+        another thread held one at the fork). Once per process: several fork hooks may call."""
+        if getattr(self, "_pid", None) == os.getpid():
+            return
+        self._pid = os.getpid()
         self._thread = None
         self._poll_lock = threading.Lock()
         self._cache._lock = threading.Lock()

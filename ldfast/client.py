@@ -457,12 +457,13 @@ class LDClient(ClientBase):
         with_source = not config.use_ldd and config.update_processor_class is None
         with_events = config._send_events_online
         self._networking = None
-        if with_source or with_events:
+        if with_source or with_events or hasattr(self._store, "_restart_after_fork"):
             _check_uwsgi()
+            _live_clients.add(self)  # what runs in threads restarts in a forked child
+        if with_source or with_events:
             self._networking = _BackgroundNetworking(config, self._store, self._ready_event, self._status,
                                                      with_source=with_source, with_events=with_events)
             self._networking.start()
-            _live_clients.add(self)
             self._core.events = self._networking.recorder
         if config.use_ldd:
             log.info("Started LaunchDarkly client in LDD mode")
@@ -528,6 +529,9 @@ class LDClient(ClientBase):
             self._core.events = self._networking.recorder  # the new processor's (the parent's counts stay there)
         if not self._closed and self._big_segment_manager is not None:
             self._big_segment_manager.after_fork_in_child()
+        restart_store = getattr(self._store, "_restart_after_fork", None)
+        if not self._closed and restart_store is not None:
+            restart_store()  # a persistent store's worker (uWSGI forks without Python's fork hooks)
 
     def postfork(self) -> None:
         """The official SDK's call for a forked child. ldfast restarts its networking in a forked

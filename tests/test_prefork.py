@@ -34,11 +34,11 @@ def _free_port():
 
 
 class Server:
-    def __init__(self, args, fake, tmp_path, name):
+    def __init__(self, args, fake, tmp_path, name, **env_vars):
         self.port = _free_port()
         self.log_path = tmp_path / ("%s.log" % name)
         self._log = open(self.log_path, "wb")
-        env = dict(os.environ, LDFAST_TEST_URI=fake.uri, PYTHONPATH=ROOT)
+        env = dict(os.environ, LDFAST_TEST_URI=fake.uri, PYTHONPATH=ROOT, **env_vars)
         args = [a.replace("{port}", str(self.port)) for a in args]
         self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -108,8 +108,9 @@ class Server:
             self._log.close()
 
 
-def _exercise(server, fake):
-    """Both workers serve v1, follow a pushed update to v2, and deliver their events."""
+def _exercise(server, fake, update=None):
+    """Both workers serve v1, follow an update to v2 (pushed over the stream, or ``update()``), and
+    deliver their events."""
     server.wait_up()
     workers = server.until(lambda seen: len(seen) >= 2, "two workers answering")
     # the data in memory at fork is served at once (a worker's own stream may still be connecting)
@@ -117,7 +118,10 @@ def _exercise(server, fake):
     assert len(workers) == 2
     server.until(lambda seen: len(seen) >= 2 and all(a["initialized"] for a in seen.values()),
                  "every worker's own stream connected")
-    fake.patch("flags", _flag(2, "v2"))
+    if update is None:
+        fake.patch("flags", _flag(2, "v2"))
+    else:
+        update()
     server.until(lambda seen: len(seen) >= 2 and all(a["value"] == "v2" for a in seen.values()),
                  "every worker following the streamed update")
 
@@ -181,6 +185,38 @@ def test_uwsgi_without_enable_threads_warns_once_and_works_while_serving(fake, t
         # the master (preloaded) or each worker (lazy-apps) created a client
         assert len(warnings) == (2 if lazy else 1), log
         assert "--enable-threads" in warnings[0]
+        took = server.stop(signal.SIGTERM)
+        assert took < 15, took
+    finally:
+        server.kill()
+
+
+@pytest.fixture
+def redis_server():
+    from tests.support.redis_server import RedisServer
+
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.mark.parametrize("kind", ["gunicorn", "uwsgi"])
+def test_daemon_mode_workers_follow_redis(fake, tmp_path, redis_server, kind):
+    """A fleet through Redis under a pre-forking server: the client (daemon mode, Redis store) is
+    made before the fork; each worker's store refresher is restarted by itself (uWSGI forks
+    without Python's fork hooks) and follows an update another process writes to Redis."""
+    from ldclient.feature_store import CacheConfig as OfficialCacheConfig
+    from ldclient.integrations import Redis as OfficialRedis
+    from ldclient.versioned_data_kind import FEATURES, SEGMENTS
+
+    writer = OfficialRedis.new_feature_store(url=redis_server.url, prefix="fleet",
+                                             caching=OfficialCacheConfig.disabled())
+    writer.init({FEATURES: {"live": _flag(1, "v1")}, SEGMENTS: {}})
+    args = ([os.path.join(BIN, "gunicorn"), "--preload", "-w", "2", "-b", "127.0.0.1:{port}",
+             "tests.support.wsgi_app:application"] if kind == "gunicorn" else UWSGI + ["--enable-threads"])
+    server = Server(args, fake, tmp_path, kind, LDFAST_TEST_REDIS=redis_server.url, LDFAST_TEST_PREFIX="fleet")
+    try:
+        _exercise(server, fake, update=lambda: writer.upsert(FEATURES, _flag(2, "v2")))
+        assert fake.stream_requests == []  # daemon mode: no connection to LaunchDarkly's stream
         took = server.stop(signal.SIGTERM)
         assert took < 15, took
     finally:

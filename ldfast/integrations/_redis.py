@@ -249,6 +249,7 @@ class RedisFeatureStore(InMemoryFeatureStore):
                 return
             self._r_stopping = False
             self._r_thread = threading.Thread(target=self._run, name="ldfast-redis-store", daemon=True)
+            self._r_pid = os.getpid()
             _live_stores.add(self)
             self._r_thread.start()
 
@@ -268,6 +269,11 @@ class RedisFeatureStore(InMemoryFeatureStore):
                 log.warning("The Redis store's worker did not stop within %s s; left behind (daemon)", timeout)
 
     def _restart_after_fork(self) -> None:
+        """In a forked child (called by the fork hook and by the client's own fork handling, e.g.
+        uWSGI's post-fork hook): restart the worker, once per process."""
+        if getattr(self, "_r_pid", None) == os.getpid():
+            return
+        self._r_pid = os.getpid()
         self._r_sync = threading.Condition(threading.RLock())  # a lock held at fork time stays held
         self._r_writing = False  # the parent's worker does not exist here
         self._r_pool.reset()

@@ -75,6 +75,7 @@ class _BackgroundNetworking:
         from ldfast._reactor import ReactorThread
 
         self._pid = os.getpid()
+        self._started = threading.Event()
         self._net = ReactorThread(wait=False)
         if self._with_events:
             self._events = self._make_events()
@@ -83,11 +84,22 @@ class _BackgroundNetworking:
     def _start_on_reactor(self) -> None:
         # runs even if stop() was called meanwhile (stop's own call is queued after this one), so
         # that events recorded before the reactor ran are still delivered
-        if self._events is not None:
-            self._events.start()
-        if self._with_source:
-            self._source = self._make_source()
-            self._source.start()
+        try:
+            if self._events is not None:
+                self._events.start()
+            if self._with_source:
+                self._source = self._make_source()
+                self._source.start()
+        finally:
+            self._started.set()
+
+    def wait_started(self, timeout: float) -> bool:
+        """Wait (bounded) until the reactor thread has started the events and the data source.
+
+        The constructor waits for this so that the thread's first work (its lazy imports included)
+        is done before the application goes on, e.g. before a pre-forking server forks: a lock held
+        by another thread at fork time stays held in the child."""
+        return self._started.wait(timeout)
 
     def _make_source(self) -> Any:
         from ldfast.datasource.network import make_network_source
@@ -465,6 +477,12 @@ class LDClient(ClientBase):
                                                      with_source=with_source, with_events=with_events)
             self._networking.start()
             self._core.events = self._networking.recorder
+            self._networking.wait_started(min(1.0, start_wait) if start_wait > 0 else 0.2)
+        refresh = getattr(self._store, "refresh", None)
+        if config.use_ldd and refresh is not None and start_wait > 0:
+            # daemon mode: evaluations read the store's local mirror, so wait (up to start_wait) for
+            # its first read of the database, as the official SDK would read it on first use
+            refresh(timeout=start_wait)
         if config.use_ldd:
             log.info("Started LaunchDarkly client in LDD mode")
             self._data_source = _NullDataSource(True)

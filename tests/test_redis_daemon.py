@@ -60,6 +60,10 @@ def quiet_sdk_logs():
         lg.setLevel(level)
 
 
+from ldclient.versioned_data_kind import FEATURES as OFFICIAL_FEATURES  # noqa: E402
+from ldclient.versioned_data_kind import SEGMENTS as OFFICIAL_SEGMENTS  # noqa: E402
+
+
 def new_prefix():
     return "d-%s" % uuid.uuid4().hex[:10]
 
@@ -221,6 +225,20 @@ def test_daemon_mode_initialization_and_no_gating(server):
         client.close()
         official.close()
         r.close()
+
+
+def test_daemon_mode_evaluates_the_redis_data_right_after_construction(server):
+    """The official daemon client reads Redis on first use; ldfast's evaluations read the local
+    mirror, so the constructor waits (up to start_wait) for the mirror's first read."""
+    prefix = new_prefix()
+    writer = OfficialRedis.new_feature_store(url=server.url, prefix=prefix, caching=OfficialCacheConfig.disabled())
+    writer.init({OFFICIAL_FEATURES: {"f": flag("f", 1, "on-value")}, OFFICIAL_SEGMENTS: {}})
+    client, store = fast_daemon(server.url, prefix)
+    try:
+        assert client.is_initialized()
+        assert client.variation("f", ldfast.Context.create("u"), "dflt") == "on-value"
+    finally:
+        client.close()
 
 
 def test_daemon_mode_flag_change_listeners_fire_for_redis_changes(server):

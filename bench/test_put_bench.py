@@ -62,7 +62,8 @@ def test_different_data_is_reported():
 
 def test_profile_mode(capsys):
     phases = P.profile(60, 5)
-    assert {"walk_gc_on", "walk_gc_off", "decode_gc_off", "store_swap"} <= set(phases)
+    assert {"walk_gc_on", "walk_gc_on_again", "walk_gc_on_page_faults", "walk_gc_off", "decode_gc_off",
+            "store_swap"} <= set(phases)
     assert "cProfile of put_items" in capsys.readouterr().out
 
 

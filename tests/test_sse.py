@@ -146,6 +146,18 @@ def test_large_data_line_in_many_chunks():
     assert len(events) == 1 and events[0].data == payload.decode()
 
 
+def test_a_reused_chunk_buffer_does_not_change_a_pending_line():
+    # Chunks without a line break are kept as they are until the line ends: a caller's buffer
+    # (a bytearray it refills) must be copied, not held.
+    p = SSEParser()
+    assert p.feed(b"data: ") == []
+    buf = bytearray(b"abc")
+    assert p.feed(buf) == []
+    buf[:] = b"XYZ"
+    assert p.feed(buf) == []
+    assert p.feed(b"\n\n") == [Event("message", "abcXYZ")]
+
+
 _PIECES = [b"data", b"event", b"id", b"retry", b"put", b":", b" ", b"\r", b"\n", b"\r\n", b"\n\n", b"x",
            b"12", b"\x00", b"\xc3\xa9", b"\xe2\x82\xac", b"\xe2\x82", b"\xff", b"\xef\xbb\xbf", b"\xf0\x9f\x98\x80"]
 

@@ -88,6 +88,11 @@ class SSEParser:
                 chunk = chunk[1:]
                 if not chunk:
                     return []
+        if chunk.find(b"\n") < 0 and chunk.find(b"\r") < 0:
+            # Inside a long line (a large put is one 17 MB data line): keep the chunk as it is,
+            # rather than copying it through splitlines (bytes() copies only a mutable buffer).
+            self._pending.append(bytes(chunk))
+            return []
         lines = chunk.splitlines()  # bytes.splitlines breaks at CR, LF and CRLF only
         last = chunk[-1]
         tail: Optional[bytes] = None
@@ -119,7 +124,8 @@ class SSEParser:
         else:
             name = line[:colon]
             start = colon + 2 if line[colon + 1:colon + 2] == b" " else colon + 1
-            value = line[start:].decode("utf-8", "replace")
+            # Decoded through a view: no copy of the line's tail (a large put's data line).
+            value = str(memoryview(line)[start:], "utf-8", "replace")
         if name == b"data":
             self._data.append(value)
         elif name == b"event":

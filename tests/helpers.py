@@ -1,8 +1,10 @@
 """Test helpers: clients over in-memory data."""
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import ldfast
 from ldfast.versioned_data_kind import FEATURES, SEGMENTS
@@ -44,3 +46,18 @@ def local_client(flags: dict, segments: Optional[dict] = None, **config: Any) ->
     cfg = ldfast.Config("sdk-key", update_processor_class=static_source(flags, segments),
                         send_events=False, **config)
     return ldfast.LDClient(config=cfg, start_wait=5)
+
+
+@contextlib.contextmanager
+def quiet_sdk_logs() -> Iterator[None]:
+    """Silence both SDKs' loggers (the official SDK logs an error for every MALFORMED_FLAG
+    evaluation and a warning for every invalid context: thousands of lines of noise)."""
+    loggers = [logging.getLogger(name) for name in ("ldclient", "ldfast")]
+    saved = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, saved):
+            lg.setLevel(level)

@@ -14,7 +14,6 @@ harness itself: it must never fail).
 
 import copy
 import json
-import logging
 import os
 
 import pytest
@@ -25,6 +24,7 @@ from ldclient.config import Config as OfficialConfig
 from ldclient.context import Context as OfficialContext
 from ldclient.interfaces import UpdateProcessor
 from ldclient.versioned_data_kind import FEATURES, SEGMENTS
+from tests import helpers
 
 try:  # tests/ may or may not become a package
     from tests import strategies as S
@@ -232,15 +232,8 @@ def run_differential(flags, segments, contexts, default="default-value", extra_a
 
 @pytest.fixture(scope="module", autouse=True)
 def quiet_sdk_logs():
-    # The official SDK logs an error for every MALFORMED_FLAG evaluation and a warning for every
-    # invalid context; with thousands of evaluations that is only noise (and slow to capture).
-    loggers = [logging.getLogger(name) for name in ("ldclient", "ldfast")]
-    saved = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.CRITICAL + 1)
-    yield
-    for lg, level in zip(loggers, saved):
-        lg.setLevel(level)
+    with helpers.quiet_sdk_logs():
+        yield
 
 
 # ---------------------------------------------------------------------------------------------

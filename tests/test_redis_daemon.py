@@ -4,7 +4,6 @@ official daemon-mode client reads; outages, status, initialization, bad data, cl
 import copy
 import os
 import json
-import logging
 import socket
 import threading
 import time
@@ -33,6 +32,7 @@ from ldfast.versioned_data_kind import FEATURES
 from tests import strategies as S
 from tests.support.fake_ld import FakeLaunchDarklyThread
 from tests.support.redis_server import RedisServer
+from tests import helpers
 
 # see tests/test_differential.py: generated regexes may warn inside both SDKs' parsers
 pytestmark = pytest.mark.filterwarnings("ignore:Possible .*:FutureWarning")
@@ -51,13 +51,8 @@ def server():
 
 @pytest.fixture(scope="module", autouse=True)
 def quiet_sdk_logs():
-    loggers = [logging.getLogger(name) for name in ("ldclient", "ldfast")]
-    saved = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.CRITICAL + 1)
-    yield
-    for lg, level in zip(loggers, saved):
-        lg.setLevel(level)
+    with helpers.quiet_sdk_logs():
+        yield
 
 
 from ldclient.versioned_data_kind import FEATURES as OFFICIAL_FEATURES  # noqa: E402

@@ -7,8 +7,8 @@ subprocess, so no SDK shares a process, a reactor or a heap with the server or w
 
 - ldfast: a ``TwistedLDClient`` on the worker's reactor, where a ``LoopingCall`` ticks every 1 ms
   and records the longest gap between ticks from the client's start until
-  ``wait_for_initialization`` fires (the reactor stall), and the wall time from start to
-  initialized.
+  ``wait_for_initialization`` fires (the reactor stall; ``stall_ends_ms`` says when, after the
+  start, each run's longest gap ended), and the wall time from start to initialized.
 - official: ``ldclient.client.LDClient(config=Config('sdk-key', stream_uri=..., send_events=False),
   start_wait=60)``: the wall time of the constructor, which returns once initialized. Its put is
   processed on its own thread, so it has no reactor stall to report.
@@ -142,7 +142,7 @@ def worker_ldfast(uri: str, context: Dict[str, Any], memory: bool) -> Dict[str, 
     config = ldfast.Config("sdk-key", stream_uri=uri, send_events=False)
     ctx = ldfast.Context.from_dict(context)
     out: Dict[str, Any] = {"sdk": "ldfast", "extensions": ldfast.extensions_enabled()}
-    ticks = {"last": 0.0, "max_gap": 0.0, "count": 0}
+    ticks = {"last": 0.0, "max_gap": 0.0, "max_gap_end": 0.0, "count": 0}
     clock = time.perf_counter
 
     def tick() -> None:
@@ -150,6 +150,7 @@ def worker_ldfast(uri: str, context: Dict[str, Any], memory: bool) -> Dict[str, 
         gap = now - ticks["last"]
         if gap > ticks["max_gap"]:
             ticks["max_gap"] = gap
+            ticks["max_gap_end"] = now
         ticks["last"] = now
         ticks["count"] += 1
 
@@ -177,7 +178,8 @@ def worker_ldfast(uri: str, context: Dict[str, Any], memory: bool) -> Dict[str, 
         else:
             tick()  # the gap up to this moment counts too
             loop.stop()
-            out.update(seconds=done - started, max_stall_seconds=ticks["max_gap"], ticks=ticks["count"])
+            out.update(seconds=done - started, max_stall_seconds=ticks["max_gap"], ticks=ticks["count"],
+                       max_stall_end_seconds=ticks["max_gap_end"] - started)
             out["answer"] = _state(_fired(client.all_flags_state(ctx, with_reasons=True)))
             out["samples"] = {key: _fired(client.variation(key, ctx, "default")) for key in SAMPLE_KEYS}
         return client.close().addBoth(lambda _: reactor.stop())
@@ -307,6 +309,7 @@ def measure(count: int, repeat: int, log: Any = None) -> Dict[str, Any]:
         else:
             stalls = [r["max_stall_seconds"] * 1000 for r in results]
             entry.update(longest_reactor_stall_ms=max(stalls), stalls_ms=stalls,
+                         stall_ends_ms=[r["max_stall_end_seconds"] * 1000 for r in results],
                          ticks=[r["ticks"] for r in results], extensions=results[0]["extensions"])
         summary[sdk] = entry
     return summary

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Dict, Mapping
+from typing import Any, Callable, Dict, Iterator, Mapping
 
 from ldfast.model import Flag, Segment, parse_flag, parse_segment
 from ldfast.versioned_data_kind import FEATURES, SEGMENTS, VersionedDataKind
@@ -46,13 +46,29 @@ def dependency_order(flags: Dict[str, Flag]) -> Dict[str, Flag]:
 
     This is the order the official SDK stores (and so lists, e.g. in all_flags_state) flags in.
     """
-    if not any(f.prerequisites or f.error is not None for f in flags.values()):
-        return flags
-    remaining = dict(flags)
     out: Dict[str, Flag] = {}
+    for _ in dependency_order_steps(flags, out):
+        pass
+    return out
+
+
+def dependency_order_steps(flags: Dict[str, Flag], out: Dict[str, Flag], step: int = 500) -> Iterator[None]:
+    """:func:`dependency_order` into the empty dict ``out``, yielding after every ``step`` flags
+    (so a reactor can order a large data set in slices)."""
+    if not any(f.prerequisites or f.error is not None for f in flags.values()):
+        out.update(flags)
+        return
+    remaining = dict(flags)
+    count = 0
     for key in flags:
+        count += 1
+        if count % step == 0:
+            yield None
         first = remaining.pop(key, None)
         if first is None:
+            continue
+        if first.error is None and not first.prerequisites:  # the common case: nothing to visit
+            out[key] = first
             continue
         # depth-first, prerequisites first, as the official SDK's recursive sort (iteratively here)
         stack = [(key, first, iter(_prerequisite_keys(first)))]
@@ -66,7 +82,6 @@ def dependency_order(flags: Dict[str, Flag]) -> Dict[str, Flag]:
             else:
                 stack.pop()
                 out[k] = flag
-    return out
 
 
 def _dependents(flags: Dict[str, Flag], segments: Dict[str, Segment]) -> Dict[tuple, set]:
@@ -130,14 +145,18 @@ class InMemoryFeatureStore:
             self._initialized = True
         self._notify_replaced(old)
 
-    def init_preprocessed(self, flags: Dict[str, Flag], segments: Dict[str, Segment]) -> tuple:
+    def init_preprocessed(self, flags: Dict[str, Flag], segments: Dict[str, Segment], ordered: bool = False) -> tuple:
         """Replace all data with items already parsed by ``ldfast.model`` (e.g. in reactor-sized chunks).
+
+        ``ordered=True`` says ``flags`` is already in :func:`dependency_order` (a reactor can order
+        a large data set in slices with :func:`dependency_order_steps` before the swap).
 
         Returns the replaced ``(flags, segments)`` dicts, which nothing else holds: a caller on a
         reactor can release them a slice at a time (freeing 5,000 rule-heavy flags at once takes
         tens of milliseconds); dropping the result frees them at once.
         """
-        flags = dependency_order(flags)
+        if not ordered:
+            flags = dependency_order(flags)
         with self._lock:
             old = (self._flags, self._segments)
             self._flags = dict(flags)

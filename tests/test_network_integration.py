@@ -63,8 +63,8 @@ class ObservedStore(InMemoryFeatureStore):
         super().init(all_data)
         self._wake_waiters()
 
-    def init_preprocessed(self, flags, segments):
-        super().init_preprocessed(flags, segments)
+    def init_preprocessed(self, flags, segments, ordered=False):
+        super().init_preprocessed(flags, segments, ordered)
         self._wake_waiters()
 
     def upsert(self, kind, item):

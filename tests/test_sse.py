@@ -4,6 +4,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ldfast.datasource import sse
 from ldfast.datasource.sse import Event, SSEParser
 
 
@@ -185,6 +186,53 @@ def test_any_chunking_gives_the_same_events_as_the_whole_stream_reference(sc, se
     assert events == whole == ref_events
     assert p.last_event_id == pw.last_event_id == ref_last
     assert p.retry == pw.retry == ref_retry
+
+
+@settings(max_examples=400, deadline=None)
+@given(stream_and_cuts(), st.one_of(st.none(), st.text(max_size=3)), st.integers(1, 8))
+def test_long_lines_decoded_as_they_arrive_give_the_same_events(sc, seed, threshold):
+    # A line is decoded fragment by fragment once it is longer than sse._LONG_LINE (256 KB);
+    # with a threshold of a few bytes every line of these streams takes that path somewhere.
+    data, cuts = sc
+    bounds = [0] + cuts + [len(data)]
+    chunks = [data[a:b] for a, b in zip(bounds, bounds[1:])]
+    saved = sse._LONG_LINE
+    sse._LONG_LINE = threshold
+    try:
+        events, p = parse(*chunks, last_event_id=seed)
+        bytewise, pb = parse(*[data[i:i + 1] for i in range(len(data))], last_event_id=seed)
+    finally:
+        sse._LONG_LINE = saved
+    ref_events, ref_last, ref_retry = reference(data, seed)
+    assert events == bytewise == ref_events
+    assert p.last_event_id == pb.last_event_id == ref_last
+    assert p.retry == pb.retry == ref_retry
+
+
+def test_long_lines_past_the_threshold():
+    # Real size: a 1 MB data line with multibyte characters cut by 64 KB chunks, a long comment
+    # and a long unknown field (both ignored), a long id, a long data line.
+    value = ("\u00e9\u20ac\U0001f600x" * 80_000).encode()
+    pad = b"z" * sse._LONG_LINE
+    raw = (b"event: put\ndata: " + value + b"\n:" + b"c" * 600_000 + b"\n" + b"q" * 600_000 + b": v\n\n"
+           + b"id: " + b"i" * 300_000 + b"\ndata: " + pad + b"\n\n")
+    events, p = parse(*[raw[i:i + 65536] for i in range(0, len(raw), 65536)])
+    ref_events, ref_last, _ = reference(raw)
+    assert events == ref_events and p.last_event_id == ref_last == "i" * 300_000
+    assert len(events) == 2 and events[0].data == value.decode() and events[1].data == pad.decode()
+
+
+def test_long_line_field_name_and_value_split():
+    # The field name is found in the held bytes; the value runs on into later fragments.
+    p = SSEParser()
+    assert p.feed(b"data:" + b"w" * (sse._LONG_LINE - 5) + b":") == []
+    assert p.feed(b" tail\n\n") == [Event("message", "w" * (sse._LONG_LINE - 5) + ": tail")]
+    p = SSEParser()
+    assert p.feed(b"x" * (sse._LONG_LINE - 5) + b"data:") == []
+    assert p.feed(b"  v\n\n") == []  # the field name is the long "xxx...data": ignored
+    p = SSEParser()
+    assert p.feed(b"data:") == [] and p.feed(b"v" * sse._LONG_LINE) == []
+    assert p.feed(b"\n\n") == [Event("message", "v" * sse._LONG_LINE)]
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,5 +1,5 @@
 """The in-memory store: version rules, tombstones, raw items out, preprocessed swaps."""
-from ldfast.feature_store import InMemoryFeatureStore
+from ldfast.feature_store import InMemoryFeatureStore, dependency_order, dependency_order_steps
 from ldfast.model import parse_flag
 from ldfast.versioned_data_kind import FEATURES, SEGMENTS
 
@@ -37,3 +37,36 @@ def test_init_preprocessed_swaps_in_parsed_items():
     s.init_preprocessed(flags, {})
     flags.clear()  # the store keeps its own map
     assert s.initialized and s.get(FEATURES, "x")["version"] == 7 and s.all(SEGMENTS) == {}
+
+
+def _chain_flags(n):
+    """n flags where flag i has flag i+1 as prerequisite (listed first-to-last), plus a malformed one."""
+    flags = {}
+    for i in range(n):
+        prereqs = [{"key": "f%d" % (i + 1), "variation": 0}] if i + 1 < n else []
+        flags["f%d" % i] = parse_flag(f("f%d" % i, 1, prerequisites=prereqs))
+    flags["bad"] = parse_flag({"key": "bad", "version": 1, "prerequisites": [{"key": "f0"}], "rules": "nope"})
+    return flags
+
+
+def test_dependency_order_in_steps_equals_the_one_call_order():
+    flags = _chain_flags(1200)
+    whole = dependency_order(flags)
+    assert list(whole)[:2] == ["f1199", "f1198"] and list(whole)[-1] == "bad"
+    out = {}
+    steps = list(dependency_order_steps(flags, out, step=100))
+    assert len(steps) == len(flags) // 100  # it yields, so a reactor can run between slices
+    assert list(out) == list(whole)
+
+
+def test_init_preprocessed_ordered_keeps_the_given_order():
+    flags = _chain_flags(3)
+    s = InMemoryFeatureStore()
+    s.init_preprocessed(dict(flags), {})  # orders them itself
+    assert list(s.all(FEATURES)) == ["f2", "f1", "f0", "bad"]
+    s = InMemoryFeatureStore()
+    s.init_preprocessed(dependency_order(flags), {}, ordered=True)
+    assert list(s.all(FEATURES)) == ["f2", "f1", "f0", "bad"]
+    s = InMemoryFeatureStore()
+    s.init_preprocessed(dict(flags), {}, ordered=True)  # trusted as given
+    assert list(s.all(FEATURES)) == ["f0", "f1", "f2", "bad"]

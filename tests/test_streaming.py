@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import sys
+import time
 
 import pytest
 from twisted.internet.defer import CancelledError, Deferred
@@ -1219,3 +1220,64 @@ class _FakePolicy:
         from twisted.internet import ssl
 
         return ssl.optionsForClientTLS(host.decode())
+
+
+# -- reactor health around a large put ------------------------------------------------------------
+
+def test_without_gc_pass_pauses_the_collector_only_for_the_step():
+    from ldfast.datasource._payload import without_gc_pass
+
+    seen = []
+    assert gc.isenabled()
+    assert without_gc_pass(lambda x: seen.append(gc.isenabled()) or x, 5) == 5
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(ZeroDivisionError):
+        without_gc_pass(lambda: 1 / 0)
+    assert gc.isenabled()  # back on after a failing step too
+    gc.disable()
+    try:
+        without_gc_pass(lambda: seen.append(gc.isenabled()))
+        assert seen[-1] is False and not gc.isenabled()  # an application's "off" is left alone
+    finally:
+        gc.enable()
+
+
+def test_slice_cooperator_runs_short_slices_on_the_given_reactor():
+    from ldfast.datasource._payload import SLICE_SECONDS, slice_cooperator
+
+    clock = MemoryReactorClock()
+    coop = slice_cooperator(clock)
+    state = []
+
+    def steps():
+        for i in range(3):
+            state.append(gc.isenabled())
+            time.sleep(SLICE_SECONDS)  # each step uses up a whole slice
+            yield None
+
+    done = []
+    coop.cooperate(steps()).whenDone().addCallback(done.append)
+    for _ in range(5):
+        clock.advance(0)
+    assert done and state == [False, False, False] and gc.isenabled()
+    assert len([c for c in clock.getDelayedCalls()]) == 0
+
+
+def test_importing_ldfast_twisted_loads_what_a_client_needs(tmp_path):
+    # A TwistedLDClient is built in a reactor callback: its constructor must not import modules
+    # (~45 ms on the reactor the first time); importing ldfast.twisted must not install a reactor.
+    import subprocess
+
+    script = (
+        "import sys\n"
+        "import ldfast, ldfast.twisted\n"
+        "assert 'twisted.internet.reactor' not in sys.modules\n"
+        "from twisted.internet.testing import MemoryReactorClock\n"
+        "before = set(sys.modules)\n"
+        "c = ldfast.twisted.TwistedLDClient('sdk-key', ldfast.Config('sdk-key', stream_uri='http://127.0.0.1:9',"
+        " events_uri='http://127.0.0.1:9', diagnostic_opt_out=True), reactor=MemoryReactorClock())\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -14,9 +14,8 @@ from urllib.parse import urlencode
 
 import treq
 from twisted.internet.defer import CancelledError, Deferred, inlineCallbacks, succeed
-from twisted.internet.task import Cooperator
 
-from ldfast.datasource._payload import InvalidData, loads_object
+from ldfast.datasource._payload import InvalidData, loads_object, slice_cooperator
 from ldfast.datasource.status import (
     DataSourceErrorInfo,
     DataSourceErrorKind,
@@ -62,7 +61,7 @@ class PollingDataSource:
         self._initialized = False
         self._call: Any = None
         self._request: Optional[Deferred] = None
-        self._cooperator = Cooperator(scheduler=lambda work: reactor.callLater(0, work))
+        self._cooperator = slice_cooperator(reactor)
 
     def start(self) -> None:
         if self._running:

@@ -11,11 +11,16 @@ complete line gives exactly what decoding the whole stream first would.
 """
 from __future__ import annotations
 
+import codecs
 from typing import Any, List, Optional
 
 _BOM = b"\xef\xbb\xbf"
 _CR = 13
 _LF = 10
+_LONG_LINE = 1 << 18
+"""Bytes of an unterminated line after which its fragments are decoded as they arrive (see feed)."""
+_MAX_NAME = 5  # the longest field name SSE knows ("retry")
+_utf8_decoder = codecs.getincrementaldecoder("utf-8")
 
 
 class Event:
@@ -56,11 +61,13 @@ class SSEParser:
     connection); ``retry`` is the reconnection time in milliseconds, once the stream sent one.
     """
 
-    __slots__ = ("_pending", "_after_cr", "_head", "_data", "_type", "_own_id", "_id_buffer",
-                 "last_event_id", "retry")
+    __slots__ = ("_pending", "_pending_size", "_long", "_after_cr", "_head", "_data", "_type", "_own_id",
+                 "_id_buffer", "last_event_id", "retry")
 
     def __init__(self, last_event_id: Optional[str] = None) -> None:
         self._pending: List[bytes] = []  # fragments of the current, unterminated line
+        self._pending_size = 0
+        self._long: Optional[_LongLine] = None  # the current line, once it is long: decoded as it comes
         self._after_cr = False  # the last byte seen was CR: a LF starting the next chunk ends no line
         self._head: Optional[bytes] = b""  # bytes held back while checking for a BOM; None once done
         self._data: List[str] = []  # the data buffer, one entry per data line
@@ -89,9 +96,8 @@ class SSEParser:
                 if not chunk:
                     return []
         if chunk.find(b"\n") < 0 and chunk.find(b"\r") < 0:
-            # Inside a long line (a large put is one 17 MB data line): keep the chunk as it is,
-            # rather than copying it through splitlines (bytes() copies only a mutable buffer).
-            self._pending.append(bytes(chunk))
+            # Inside a long line (a large put is one 17 MB data line): no splitlines copy.
+            self._hold(chunk)
             return []
         lines = chunk.splitlines()  # bytes.splitlines breaks at CR, LF and CRLF only
         last = chunk[-1]
@@ -102,15 +108,39 @@ class SSEParser:
             tail = lines.pop()
         events: List[Event] = []
         if lines:
-            if self._pending:
-                self._pending.append(lines[0])
+            first = lines[0]
+            if self._long is not None:
+                name, value = self._long.finish(first)
+                self._long = None
+                self._field(name, value)
+                del lines[0]
+            elif self._pending:
+                self._pending.append(first)
                 lines[0] = b"".join(self._pending)
                 self._pending = []
+                self._pending_size = 0
             for line in lines:
                 self._line(line, events)
         if tail is not None:
-            self._pending.append(tail)
+            self._hold(tail)
         return events
+
+    def _hold(self, fragment: bytes) -> None:
+        """Keep a fragment of the unterminated line. Once the line is long (a large put), its
+        fragments are decoded as they arrive, so the chunk that ends it costs little more than a
+        join of the decoded text (the reactor would otherwise decode megabytes in one go)."""
+        if self._long is not None:
+            self._long.add(fragment)
+            return
+        self._pending.append(bytes(fragment))  # (bytes() copies only a mutable buffer)
+        self._pending_size += len(fragment)
+        if self._pending_size >= _LONG_LINE and (self._pending_size > _MAX_NAME or b":" in fragment):
+            held = b"".join(self._pending)
+            if held.find(b":") < 0 and len(held) <= _MAX_NAME:
+                return  # (only with a tiny threshold) a short line that may still be a bare field name
+            self._pending = []
+            self._pending_size = 0
+            self._long = _LongLine(held)
 
     def _line(self, line: bytes, events: List[Event]) -> None:
         if not line:
@@ -124,8 +154,11 @@ class SSEParser:
         else:
             name = line[:colon]
             start = colon + 2 if line[colon + 1:colon + 2] == b" " else colon + 1
-            # Decoded through a view: no copy of the line's tail (a large put's data line).
             value = str(memoryview(line)[start:], "utf-8", "replace")
+        self._field(name, value)
+
+    def _field(self, name: Optional[bytes], value: str) -> None:
+        """One field line (``name`` None: a comment)."""
         if name == b"data":
             self._data.append(value)
         elif name == b"event":
@@ -147,6 +180,45 @@ class SSEParser:
             self._data = []
         self._type = ""
         self._own_id = None
+
+
+class _LongLine:
+    """A long line being received: its field name and its value decoded fragment by fragment
+    (an incremental decoder gives exactly what the one-shot decode of the whole value gives)."""
+
+    __slots__ = ("name", "space_check", "decoder", "parts")
+
+    def __init__(self, held: bytes) -> None:
+        colon = held.find(b":")
+        # No colon in the held bytes (longer than any field name SSE knows): whatever follows, the
+        # field name is unknown, so the line is ignored; a colon first: a comment, ignored too.
+        self.name: Optional[bytes] = held[:colon] if colon > 0 else None
+        self.space_check = False  # the colon ended the held bytes: a space may start the next fragment
+        self.decoder = _utf8_decoder("replace")
+        self.parts: List[str] = []
+        if self.name is not None:
+            start = colon + 1
+            if start == len(held):
+                self.space_check = True
+            elif held[start:start + 1] == b" ":
+                start += 1
+            self.parts.append(self.decoder.decode(memoryview(held)[start:]))
+
+    def add(self, fragment: bytes, final: bool = False) -> None:
+        if self.name is None:
+            return
+        if self.space_check and fragment:
+            self.space_check = False
+            if fragment[:1] == b" ":
+                fragment = memoryview(fragment)[1:]  # type: ignore[assignment]
+        self.parts.append(self.decoder.decode(fragment, final))
+
+    def finish(self, last: bytes) -> "tuple[Optional[bytes], str]":
+        """The line's (name, value) once ``last``, its final fragment, has arrived (name None: ignored)."""
+        if self.name is None:
+            return None, ""
+        self.add(last, True)
+        return self.name, "".join(self.parts)
 
 
 __all__ = ("Event", "SSEParser")

@@ -9,7 +9,8 @@ PROTOCOL.md 9.1; everything runs on the reactor thread and nothing blocks it:
   comments count) drops the connection.
 - ``put`` replaces the whole data set. It is decoded one flag/segment at a time and each item is
   preprocessed at once (keeping its JSON text for ``store.get``/``all``), in reactor-sized slices
-  (``Cooperator``, ~10 ms each; see ``_payload``);
+  (``Cooperator``, ~4 ms each; see ``_payload``), and the flags are put in dependency order
+  (prerequisites first, the official SDK's order) in slices too;
   the result is swapped in whole with ``store.init_preprocessed(flags, segments)`` (or
   ``store.init(raw)`` for a store without that method).
   Events that arrive meanwhile are queued and applied, in order, after the swap.
@@ -39,7 +40,14 @@ from twisted.web.client import ResponseDone, ResponseFailed
 from twisted.web.http import PotentialDataLoss
 
 from ldfast._http import make_http_client
-from ldfast.datasource._payload import InvalidData, field, loads_object, put_items
+from ldfast.datasource._payload import (
+    InvalidData,
+    field,
+    loads_object,
+    put_items,
+    slice_cooperator,
+    without_gc_pass,
+)
 from ldfast.datasource.backoff import Backoff
 from ldfast.datasource.sse import Event, SSEParser
 from ldfast.datasource.status import (
@@ -48,6 +56,7 @@ from ldfast.datasource.status import (
     DataSourceState,
     DataSourceStatusProvider,
 )
+from ldfast.feature_store import dependency_order_steps
 from ldfast.model import parse_flag, parse_segment
 from ldfast.version import VERSION
 from ldfast.versioned_data_kind import FEATURES, SEGMENTS, VersionedDataKind
@@ -231,8 +240,7 @@ class StreamingDataSource:
         self._gc_was_enabled: Optional[bool] = None  # set while freeze_gc has paused the collector
         self._backoff = Backoff(config.initial_reconnect_delay, clock=reactor.seconds, random=random)
         self._own_cooperator = cooperator is None
-        self._cooperator = cooperator if cooperator is not None else Cooperator(
-            scheduler=lambda work: reactor.callLater(0, work))
+        self._cooperator = cooperator if cooperator is not None else slice_cooperator(reactor)
         uri = config.stream_base_uri + "/all"
         if config.payload_filter_key is not None:
             uri += "?" + urlencode({"filter": config.payload_filter_key})
@@ -374,7 +382,7 @@ class StreamingDataSource:
             return
         conn.last_data = self._reactor.seconds()
         try:
-            events = conn.parser.feed(data)
+            events = without_gc_pass(conn.parser.feed, data)  # (the chunk ending a large put joins megabytes)
             self._last_event_id = conn.parser.last_event_id
             for event in events:
                 if conn.poisoned or not self._running:
@@ -523,14 +531,23 @@ class StreamingDataSource:
         """Decode and preprocess a put in slices; the store sees it only once it is whole and valid."""
         out_flags: Dict[str, Any] = {}
         out_segments: Dict[str, Any] = {}
+        ordered: Dict[str, Any] = {}
         if getattr(self._store, "init_preprocessed", None) is None:
-            items = put_items(data, out_flags, out_segments, _raw, _raw)
+            steps = put_items(data, out_flags, out_segments, _raw, _raw)
+            ordered = out_flags
         else:
-            items = put_items(data, out_flags, out_segments, parse_flag, parse_segment, keep_text=True)
+            steps = self._preprocess(data, out_flags, out_segments, ordered)
         self._pause_gc()
-        task = self._put_task = self._cooperator.cooperate(items)
+        task = self._put_task = self._cooperator.cooperate(steps)
         task.whenDone().addCallbacks(self._put_decoded, self._put_failed,
-                                     callbackArgs=(task, conn, out_flags, out_segments), errbackArgs=(task, conn))
+                                     callbackArgs=(task, conn, ordered, out_segments), errbackArgs=(task, conn))
+
+    @staticmethod
+    def _preprocess(data: str, flags: dict, segments: dict, ordered: dict) -> Any:
+        """Steps: decode and parse each item, then put the flags in dependency order (into ``ordered``)."""
+        yield from put_items(data, flags, segments, parse_flag, parse_segment, keep_text=True)
+        yield from dependency_order_steps(flags, ordered)
+        flags.clear()
 
     def _put_decoded(self, _: Any, task: Any, conn: _Connection, flags: dict, segments: dict) -> None:
         if task is not self._put_task or not self._running:
@@ -540,7 +557,7 @@ class StreamingDataSource:
         init_preprocessed = getattr(self._store, "init_preprocessed", None)
         replaced: List[Any] = []
         if init_preprocessed is not None:
-            stored = self._store_call(conn, lambda: replaced.append(init_preprocessed(flags, segments)))
+            stored = self._store_call(conn, lambda: replaced.append(init_preprocessed(flags, segments, ordered=True)))
         else:
             stored = self._store_call(conn, self._store.init, {FEATURES: flags, SEGMENTS: segments})
         del flags, segments

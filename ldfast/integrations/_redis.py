@@ -168,9 +168,9 @@ class RedisFeatureStore(InMemoryFeatureStore):
             self._queue_full_write()
         self.start()
 
-    def init_preprocessed(self, flags: Dict[str, Any], segments: Dict[str, Any]) -> None:
+    def init_preprocessed(self, flags: Dict[str, Any], segments: Dict[str, Any], ordered: bool = False) -> None:
         with self._r_sync:
-            super().init_preprocessed(flags, segments)
+            super().init_preprocessed(flags, segments, ordered)
             self._queue_full_write()
         self.start()
 

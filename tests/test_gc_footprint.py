@@ -191,6 +191,33 @@ def test_a_put_adds_almost_nothing_for_the_collector_to_walk():
     assert added < 40, added  # the store's dicts and a few shared patterns, not ~100 objects per flag
 
 
+@compiled_only
+def test_all_flags_state_leaves_its_per_flag_metadata_to_reference_counting():
+    # 400 flags, each with a prerequisite: the metadata dicts and prerequisite lists of one call
+    # are untracked (they were promoted through the generations during the call and set off full
+    # collections of the application's heap); the result is the same JSON either way.
+    assert_compiled()
+    flags, segments = data(n_flags=400)
+    store = InMemoryFeatureStore()
+    store.init({FEATURES: flags, SEGMENTS: segments})
+    client = ldfast.LDClient(config=ldfast.Config("k", send_events=False, feature_store=store, use_ldd=True))
+    try:
+        ctx = ldfast.Context.builder("user-3").set("email", "adm7@example.com").build()
+        state = client.all_flags_state(ctx, with_reasons=True)
+        metas = state._meta
+        assert len(metas) == 400 and sum(1 for m in metas.values() if m.get("prerequisites")) == 399
+        assert not any(gc.is_tracked(m) for m in metas.values())
+        assert not any(gc.is_tracked(m["prerequisites"]) for m in metas.values() if "prerequisites" in m)
+        before = json.dumps(state.to_json_dict())
+        gc.collect()
+        assert json.dumps(state.to_json_dict()) == before
+        meta = next(iter(metas.values()))
+        meta["extra"] = {"a container": []}  # CPython tracks a dict again once it holds a container
+        assert gc.is_tracked(meta)
+    finally:
+        client.close()
+
+
 def test_a_callers_dicts_are_left_to_the_collector():
     raw = big_flag(1)
     store = InMemoryFeatureStore()

@@ -9,6 +9,14 @@ from ldfast._ext.operators_c cimport match_value
 from ldfast._ext.recorder_c cimport Recorder
 
 
+cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(object)
+
+cdef bint _COMPILED
+
+cdef void _untrack_leaf(object container)
+
+
 @cython.no_gc  # short-lived, never part of a cycle
 cdef class EvalState:
     cdef public dict flags

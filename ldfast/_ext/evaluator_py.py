@@ -16,6 +16,13 @@ from ldfast._ext.context import to_context
 from ldfast._ext.model import MALFORMED, error_reason
 from ldfast._ext.model import EvaluationDetail as _Detail
 
+try:
+    import cython
+
+    _COMPILED = cython.compiled
+except ImportError:  # no Cython installed: this is the pure twin
+    _COMPILED = False
+
 log = logging.getLogger(__name__)
 
 BigSegmentsLookup = Callable[[str], Tuple[Optional[dict], str]]
@@ -433,6 +440,7 @@ class ClientCore:
                     meta["reason"] = reason
                 meta["version"] = flag.version
             if prereqs:
+                _untrack_leaf(prereqs)
                 meta["prerequisites"] = prereqs
             if detail._variation_index is not None:
                 meta["variation"] = detail._variation_index
@@ -442,7 +450,19 @@ class ClientCore:
                 meta["trackReason"] = True
             if debug_until is not None:
                 meta["debugEventsUntilDate"] = debug_until
+            _untrack_leaf(meta)
             metas[key] = meta
+
+
+def _untrack_leaf(container: Any) -> None:
+    """A flag's all_flags_state metadata dict (strings, numbers, bools, a shared reason dict, its
+    prerequisite key list) and that list of strings: no cycle can run through them, so the
+    compiled twin keeps them out of the cycle collector. 1,000 flags make over 1,000 of them per
+    call; tracked, they were promoted through the generations while the call ran and set off full
+    collections of the application's heap (~14% of the call). CPython tracks a dict or list again
+    by itself if a container is ever stored in it. The pure twin leaves them tracked."""
+    if _COMPILED:
+        PyObject_GC_UnTrack(container)  # type: ignore[name-defined]  # noqa: F821 (evaluator_c.pxd)
 
 
 def is_experiment(flag: Any, reason: dict) -> bool:

@@ -33,10 +33,9 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 from urllib.parse import urlencode
 
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import Cooperator, TaskDone, TaskFailed, TaskStopped
 from twisted.python.failure import Failure
-from twisted.web.client import ResponseDone, ResponseFailed
+from twisted.web.client import ResponseDone
 from twisted.web.http import PotentialDataLoss
 
 from ldfast._http import make_http_client
@@ -48,8 +47,16 @@ from ldfast.datasource._payload import (
     slice_cooperator,
     without_gc_pass,
 )
+from ldfast.datasource._stream_parts import (
+    _abort_body,
+    _Connection,
+    _describe,
+    _Failed,
+    _StreamProtocol,
+    stream_headers,
+)
 from ldfast.datasource.backoff import Backoff
-from ldfast.datasource.sse import Event, SSEParser
+from ldfast.datasource.sse import Event
 from ldfast.datasource.status import (
     DataSourceErrorInfo,
     DataSourceErrorKind,
@@ -58,7 +65,6 @@ from ldfast.datasource.status import (
 )
 from ldfast.feature_store import dependency_order_steps
 from ldfast.model import parse_flag, parse_segment
-from ldfast.version import VERSION
 from ldfast.versioned_data_kind import FEATURES, SEGMENTS, VersionedDataKind
 
 log = logging.getLogger(__name__)
@@ -81,120 +87,8 @@ def _raw(item: Any) -> Any:
     return item
 
 
-def stream_headers(config: Any) -> Dict[str, str]:
-    """The request headers of the stream (without Last-Event-ID), as the official SDK sends them."""
-    headers = {"Authorization": config.sdk_key or "", "User-Agent": "PythonClient/" + VERSION}
-    instance_id = getattr(config, "_instance_id", None)
-    if instance_id:
-        headers["X-LaunchDarkly-Instance-Id"] = instance_id
-    app = config.application or {}
-    tags = []
-    if app.get("id"):
-        tags.append("application-id/%s" % app["id"])
-    if app.get("version"):
-        tags.append("application-version/%s" % app["version"])
-    if tags:
-        headers["X-LaunchDarkly-Tags"] = " ".join(tags)
-    if isinstance(config.wrapper_name, str) and config.wrapper_name:
-        wrapper = config.wrapper_name
-        if isinstance(config.wrapper_version, str) and config.wrapper_version:
-            wrapper += "/" + config.wrapper_version
-        headers["X-LaunchDarkly-Wrapper"] = wrapper
-    headers["Accept"] = "text/event-stream"
-    headers["Cache-Control"] = "no-cache"
-    return headers
-
-
-class _Connection:
-    """One connection attempt and its stream."""
-
-    __slots__ = ("parser", "request", "connect_timer", "read_timer", "stop_timer", "last_data", "transport",
-                 "timed_out", "failed", "poisoned", "lost", "waiters", "pending_failure")
-
-    def __init__(self, last_event_id: Optional[str]):
-        self.parser = SSEParser(last_event_id)
-        self.request: Optional[Deferred] = None
-        self.connect_timer: Any = None
-        self.read_timer: Any = None
-        self.stop_timer: Any = None
-        self.last_data = 0.0
-        self.transport: Any = None  # the body's IPushProducer, once streaming
-        self.timed_out = False  # the connect timer cancelled the request
-        self.failed = False  # dropped (or given up on); reported once
-        self.poisoned = False  # a bad message was seen: its later events are discarded
-        self.lost = False  # the body reported connectionLost
-        self.waiters: List[Deferred] = []  # stop() calls waiting for connectionLost
-        self.pending_failure: Optional[_Failed] = None  # its failure, queued behind its events
-
-    def cancel_timers(self) -> None:
-        for name in ("connect_timer", "read_timer"):
-            call = getattr(self, name)
-            if call is not None:
-                setattr(self, name, None)
-                if call.active():
-                    call.cancel()
-
-    def closed(self) -> None:
-        """The connection is gone: release stop() waiters."""
-        self.lost = True
-        if self.stop_timer is not None and self.stop_timer.active():
-            self.stop_timer.cancel()
-        self.stop_timer = None
-        waiters, self.waiters = self.waiters, []
-        for d in waiters:
-            d.callback(None)
-
-
-class _Failed:
-    """A connection failure queued behind the events received before it."""
-
-    __slots__ = ("info", "description", "unexpected", "level")
-
-    def __init__(self, info: DataSourceErrorInfo, description: str, unexpected: bool, level: int):
-        self.info = info
-        self.description = description
-        self.unexpected = unexpected
-        self.level = level
-
-
-class _StreamProtocol(Protocol):
-    def __init__(self, source: "StreamingDataSource", conn: _Connection):
-        self._source = source
-        self._conn = conn
-
-    def connectionMade(self) -> None:
-        self._conn.transport = self.transport
-
-    def dataReceived(self, data: bytes) -> None:
-        self._source._on_data(self._conn, data)
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self._source._on_lost(self._conn, reason)
-
-
-class _Discard(Protocol):
-    """Takes the body of a response we will not read, and closes the connection."""
-
-    def connectionMade(self) -> None:
-        try:
-            self.transport.stopProducing()
-        except Exception:
-            log.debug("Error closing an unread response", exc_info=True)
-
-
-def _abort_body(response: Any) -> None:
-    try:
-        response.deliverBody(_Discard())
-    except Exception:
-        log.debug("Error discarding a response body", exc_info=True)
-
-
-def _describe(reason: Failure) -> str:
-    if reason.check(ResponseFailed):
-        inner = [f.getErrorMessage() for f in reason.value.reasons if isinstance(f, Failure)]
-        if inner:
-            return "; ".join(inner)
-    return reason.getErrorMessage() or reason.type.__name__
+def _swap(init_preprocessed: Callable[..., Any], flags: dict, segments: dict, replaced: List[Any]) -> None:
+    replaced.append(init_preprocessed(flags, segments, ordered=True))
 
 
 class StreamingDataSource:
@@ -557,7 +451,7 @@ class StreamingDataSource:
         init_preprocessed = getattr(self._store, "init_preprocessed", None)
         replaced: List[Any] = []
         if init_preprocessed is not None:
-            stored = self._store_call(conn, lambda: replaced.append(init_preprocessed(flags, segments, ordered=True)))
+            stored = self._store_call(conn, _swap, init_preprocessed, flags, segments, replaced)
         else:
             stored = self._store_call(conn, self._store.init, {FEATURES: flags, SEGMENTS: segments})
         del flags, segments

@@ -48,7 +48,9 @@ def without_gc_pass(work: Callable[..., Any], *args: Any) -> Any:
     """``work(*args)`` with the cyclic garbage collector paused, so a collection that comes due
     meanwhile (a full one costs ~20-30 ms in a Twisted process here) runs after the step, at the
     next allocation, rather than inside it: a reactor stall is then the longer of the two, never
-    their sum. Nothing is skipped; if the collector was already off it stays off."""
+    their sum. Nothing is skipped; if the collector was already off it stays off. (The switch is
+    process-wide: another thread that turns the collector off during the step, a few milliseconds,
+    finds it on again afterwards.)"""
     if not gc.isenabled():
         return work(*args)
     gc.disable()

@@ -70,33 +70,6 @@ def _redact(url: str) -> str:
     return "%s%s%s:xxxx@%s" % (scheme, sep, creds.split(":", 1)[0], host)
 
 
-def _flag_deps(raw: Any) -> List[str]:
-    prereqs = raw.get("prerequisites") if isinstance(raw, dict) else None
-    if not isinstance(prereqs, list):
-        return []
-    return [p["key"] for p in prereqs if isinstance(p, dict) and isinstance(p.get("key"), str)]
-
-
-def prerequisites_first(flags: Mapping[str, Any]) -> Dict[str, Any]:
-    """Raw flags reordered so that each flag's prerequisites come before it (the official sort)."""
-    remaining = dict(flags)
-    out: Dict[str, Any] = {}
-    for key in flags:
-        if key not in remaining:
-            continue
-        stack = [(key, iter(_flag_deps(remaining.pop(key))))]
-        while stack:
-            k, deps = stack[-1]
-            for dep in deps:
-                if dep in remaining:
-                    stack.append((dep, iter(_flag_deps(remaining.pop(dep)))))
-                    break
-            else:
-                stack.pop()
-                out[k] = flags[k]
-    return out
-
-
 class _Contention(Exception):
     """An upsert lost the WATCH race ``_MAX_UPSERT_ATTEMPTS`` times in a row."""
 
@@ -410,8 +383,10 @@ class RedisFeatureStore(InMemoryFeatureStore):
                     del self._r_pending[key]
 
     def _write_init(self, segment_items: Dict[str, Any], flag_items: Dict[str, Any]) -> None:
-        segments = {k: s.raw for k, s in segment_items.items() if not _unparseable(s.raw)}
-        flags = prerequisites_first({k: f.raw for k, f in flag_items.items() if not _unparseable(f.raw)})
+        # No dependency sort (the official SDK's store wrapper sorts for every store kind): a Redis
+        # hash keeps no order, the MULTI writes the data set at once, and readers order what they load.
+        segments = _writable(segment_items)
+        flags = _writable(flag_items)
         pipe = self._r_client.pipeline(transaction=True)
         seen: Dict[str, Dict[str, bytes]] = {}
         for ns, items in zip(_NS, (segments, flags)):
@@ -561,6 +536,16 @@ def _dumps(ns: str, key: str, raw: Any) -> Optional[str]:
     except (TypeError, ValueError) as e:
         log.error("Cannot write %s %r to Redis, it is not JSON-serializable: %s", ns, key, e)
         return None
+
+
+def _writable(items: Mapping[str, Any]) -> Dict[str, Any]:
+    """The raw items to write (each decoded once; items the mirror could not parse are left out)."""
+    out: Dict[str, Any] = {}
+    for key, item in items.items():
+        raw = item.raw
+        if not _unparseable(raw):
+            out[key] = raw
+    return out
 
 
 def _unparseable(raw: Any) -> bool:

@@ -1260,7 +1260,7 @@ def test_slice_cooperator_runs_short_slices_on_the_given_reactor():
     for _ in range(5):
         clock.advance(0)
     assert done and state == [False, False, False] and gc.isenabled()
-    assert len([c for c in clock.getDelayedCalls()]) == 0
+    assert not clock.getDelayedCalls()
 
 
 def test_importing_ldfast_twisted_loads_what_a_client_needs(tmp_path):

@@ -441,7 +441,6 @@ class StreamingDataSource:
         """Steps: decode and parse each item, then put the flags in dependency order (into ``ordered``)."""
         yield from put_items(data, flags, segments, parse_flag, parse_segment, keep_text=True)
         yield from dependency_order_steps(flags, ordered)
-        flags.clear()
 
     def _put_decoded(self, _: Any, task: Any, conn: _Connection, flags: dict, segments: dict) -> None:
         if task is not self._put_task or not self._running:

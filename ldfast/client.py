@@ -25,6 +25,7 @@ from ldfast.config import Config
 from ldfast.context import to_context
 from ldfast.evaluation import EvaluationDetail, FeatureFlagsState
 from ldfast.feature_store import InMemoryFeatureStore
+from ldfast.model import reset_after_fork
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,8 @@ class ClientBase:
         from ldfast.flag_tracker import FlagTracker
 
         self._flag_tracker = FlagTracker(lambda key, context: self._core.variation(key, context, None))
-        store.add_change_listener(self._flag_tracker.notify)
+        tracker = self._flag_tracker
+        store.add_change_listener(tracker.notify, wanted=lambda: tracker.has_listeners)
         start_store = getattr(store, "start", None)
         if start_store is not None:  # a persistent store's background work (its worker thread)
             start_store()
@@ -368,6 +370,7 @@ _live_clients: "weakref.WeakSet[LDClient]" = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
+    reset_after_fork()  # (first: a client's restart may evaluate flags)
     for client in list(_live_clients):
         try:
             client._after_fork_in_child()

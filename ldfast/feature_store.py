@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Dict, Iterator, Mapping
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional
 
 from ldfast.model import Flag, Segment, parse_flag, parse_segment
 from ldfast.versioned_data_kind import FEATURES, SEGMENTS, VersionedDataKind
@@ -33,7 +33,16 @@ def _parser(kind: VersionedDataKind) -> Callable[[Any], Any]:
     raise ValueError("unknown data kind %r" % (kind,))
 
 
+def _ready(item: Any) -> Any:
+    """``item``, parsed first if it is a placeholder (``ldfast.model.pending_flag``)."""
+    if item is not None and item.pending:
+        item.materialize()
+    return item
+
+
 def _prerequisite_keys(flag: Flag) -> list:
+    if flag.pending:  # (as its text lists them, the same list the parsed flag would give)
+        return list(flag.pending_prerequisite_keys())
     if flag.error is None:
         return [p.key for p in flag.prerequisites]
     item = flag.raw  # (a fresh decode when the flag keeps its JSON text)
@@ -55,7 +64,7 @@ def dependency_order(flags: Dict[str, Flag]) -> Dict[str, Flag]:
 def dependency_order_steps(flags: Dict[str, Flag], out: Dict[str, Flag], step: int = 500) -> Iterator[None]:
     """:func:`dependency_order` into the empty dict ``out``, yielding after every ``step`` flags
     (so a reactor can order a large data set in slices)."""
-    if not any(f.prerequisites or f.error is not None for f in flags.values()):
+    if not any(f.prerequisites or f.error is not None or f.pending_prerequisite_keys() for f in flags.values()):
         out.update(flags)
         return
     remaining = dict(flags)
@@ -67,7 +76,8 @@ def dependency_order_steps(flags: Dict[str, Flag], out: Dict[str, Flag], step: i
         first = remaining.pop(key, None)
         if first is None:
             continue
-        if first.error is None and not first.prerequisites:  # the common case: nothing to visit
+        if first.error is None and not first.prerequisites and not first.pending_prerequisite_keys():
+            # the common case: nothing to visit
             out[key] = first
             continue
         # depth-first, prerequisites first, as the official SDK's recursive sort (iteratively here)
@@ -88,6 +98,7 @@ def _dependents(flags: Dict[str, Flag], segments: Dict[str, Segment]) -> Dict[tu
     """(kind, key) -> the (kind, key)s that use it: prerequisites and segmentMatch clauses."""
     out: Dict[tuple, set] = {}
     for fkey, flag in flags.items():
+        _ready(flag)
         if flag.error is not None or flag.deleted or not flag.uses_state:  # (no prerequisite, no segmentMatch)
             continue
         for p in flag.prerequisites:
@@ -106,6 +117,11 @@ def _changed(old: Dict[str, Any], new: Dict[str, Any]) -> set:
     keys = set()
     for k in old.keys() | new.keys():
         a, b = old.get(k), new.get(k)
+        if a is not None and b is not None and (a.pending or b.pending):
+            if a.raw_json is not None and a.raw_json == b.raw_json:
+                continue  # the same text: the same flag (nothing to parse)
+            _ready(a)
+            _ready(b)
         if a is None or b is None or a.version != b.version or a.deleted != b.deleted:
             keys.add(k)
     return keys
@@ -113,6 +129,9 @@ def _changed(old: Dict[str, Any], new: Dict[str, Any]) -> set:
 
 class InMemoryFeatureStore:
     """Thread-safe in-memory store with the official FeatureStore interface (raw dicts in and out)."""
+
+    accepts_pending = True
+    """The streaming data source may store a first put's flags as placeholders (``pending_flag``)."""
 
     def __init__(self) -> None:
         self._change_listeners: list = []
@@ -171,11 +190,11 @@ class InMemoryFeatureStore:
         key = parsed.key
         with self._lock:
             items = self._items(kind)
-            old = items.get(key)
+            old = _ready(items.get(key))
             if old is not None and old.version >= parsed.version:
                 return False
             items[key] = parsed
-        if self._change_listeners:
+        if self._listening():
             self._notify({(kind.namespace, key)})
         return True
 
@@ -185,12 +204,19 @@ class InMemoryFeatureStore:
 
     # -- change notification (for the flag tracker) -------------------------------------------
 
-    def add_change_listener(self, listener: Callable[[set], Any]) -> None:
-        """``listener(flag_keys)`` after each update, with every flag affected (dependents too)."""
-        self._change_listeners.append(listener)
+    def add_change_listener(self, listener: Callable[[set], Any], wanted: Optional[Callable[[], bool]] = None) -> None:
+        """``listener(flag_keys)`` after each update, with every flag affected (dependents too).
+
+        ``wanted()``, if given, says whether the listener wants to hear of changes at the moment
+        (e.g. a flag tracker with no listeners of its own): when no listener does, an update
+        computes no change set at all (which could mean parsing flags still held as text)."""
+        self._change_listeners.append((listener, wanted))
+
+    def _listening(self) -> bool:
+        return any(wanted is None or wanted() for _, wanted in self._change_listeners)
 
     def _notify_replaced(self, old: tuple) -> None:
-        if not self._change_listeners:
+        if not self._listening():
             return
         if not old[0] and not old[1]:  # the first data set: every flag in it is new
             if self._flags:
@@ -220,7 +246,7 @@ class InMemoryFeatureStore:
             self._call_listeners(flag_keys)
 
     def _call_listeners(self, flag_keys: list) -> None:
-        for listener in list(self._change_listeners):
+        for listener, _ in list(self._change_listeners):
             try:
                 listener(flag_keys)
             except Exception:  # a listener must never break the data source
@@ -228,17 +254,17 @@ class InMemoryFeatureStore:
 
     def get(self, kind: VersionedDataKind, key: str, callback: Callable[[Any], Any] = _identity) -> Any:
         """The raw item, or None if it is absent or deleted (see the module docstring)."""
-        item = self._items(kind).get(key)
+        item = _ready(self._items(kind).get(key))
         if item is None or item.deleted:
             return callback(None)
         return callback(item.raw)
 
     def all(self, kind: VersionedDataKind, callback: Callable[[Any], Any] = _identity) -> Any:
         """Every non-deleted raw item, by key (items kept as JSON text are decoded afresh)."""
-        return callback({k: v.raw for k, v in self._items(kind).items() if not v.deleted})
+        return callback({k: v.raw for k, v in list(self._items(kind).items()) if not _ready(v).deleted})
 
     def get_parsed(self, kind: VersionedDataKind, key: str) -> Any:
-        item = self._items(kind).get(key)
+        item = _ready(self._items(kind).get(key))
         return None if item is None or item.deleted else item
 
     @property

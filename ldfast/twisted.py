@@ -167,6 +167,8 @@ class TwistedLDClient(ClientBase):
             return succeed(evaluate(user))
         if flag_key is not None:
             flag = self._store._flags.get(flag_key)
+            if flag is not None and flag.pending:  # (a streamed put's flag not yet parsed)
+                flag.materialize()
             if flag is None or not flag.uses_state:  # it reads no segment: no membership needed
                 return succeed(evaluate(user))
         try:
@@ -350,13 +352,28 @@ class TwistedLDClient(ClientBase):
             return succeed(self._core.variation_detail(key, user, default))
         return self._with_big_segments(user, key, lambda c: self._core.variation_detail(key, c, default))
 
+    def _flags_parsed(self) -> "Optional[Deferred[None]]":
+        """None, or a Deferred firing once the streamed flags still held as text are parsed."""
+        flags_parsed = getattr(self._data_source, "flags_parsed", None)
+        return flags_parsed() if flags_parsed is not None else None
+
     def all_flags_state(self, user: Any, **kwargs: Any) -> "Deferred[FeatureFlagsState]":  # type: ignore[override]
+        """Every flag's state for the user/context (fired at once, except in the moments after the
+        first streamed put, whose flags are parsed in the background: then once they all are, so
+        that parsing thousands of flags never stalls the reactor in one call)."""
+        parsed = self._flags_parsed()
+        if parsed is not None:
+            return parsed.addCallback(lambda _: self.all_flags_state(user, **kwargs))
         if self._big_segment_manager is None or user is None:
             return succeed(ClientBase.all_flags_state(self, user, **kwargs))
         return self._with_big_segments(user, None, lambda c: ClientBase.all_flags_state(self, c, **kwargs))
 
     def all_flags(self, user: Any = None) -> "Deferred[Optional[dict]]":
-        """A Deferred firing with {flag key: value}, or None (and a warning) without a user."""
+        """A Deferred firing with {flag key: value}, or None (and a warning) without a user (see
+        :meth:`all_flags_state` for when it waits)."""
+        parsed = self._flags_parsed()
+        if parsed is not None:
+            return parsed.addCallback(lambda _: self.all_flags(user))
         if self._big_segment_manager is None or user is None:
             return succeed(self._all_flags(user))
         return self._with_big_segments(user, None, lambda c: self._all_flags(c))

@@ -11,7 +11,7 @@ import importlib.util
 
 from ldfast._ext._env import no_extensions
 
-TWINS = ("operators", "bucketing", "model", "context", "recorder", "eventfmt", "evaluator")
+TWINS = ("operators", "bucketing", "model", "context", "recorder", "eventfmt", "evaluator", "jsonscan")
 
 
 def _is_built(name: str) -> bool:

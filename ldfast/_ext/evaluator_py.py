@@ -73,6 +73,8 @@ def evaluate(flag: Any, context: Any, flags: dict, segments: dict,
     evaluated. The detail's value is None when its variation index is None (the caller
     substitutes its default).
     """
+    if flag._pending is not None:
+        flag.materialize()
     if flag.error is not None:
         return MALFORMED
     state = None
@@ -132,6 +134,8 @@ def _check_prerequisites(flag: Any, context: Any, state: EvalState) -> Optional[
                     'prerequisite relationship to "%s" caused a circular reference; this is probably '
                     "a temporary condition due to an incomplete update" % pkey)
             pflag = state.flags.get(pkey)
+            if pflag is not None and pflag._pending is not None:
+                pflag.materialize()
             if state.depth == 0 and state.prereq_keys is not None:
                 state.prereq_keys.append(pkey)
             if pflag is None or pflag.deleted:
@@ -383,6 +387,8 @@ class ClientCore:
         store = self.store
         flags = store._flags
         flag = flags.get(key)
+        if flag is not None and flag._pending is not None:  # a streamed put's flag not yet parsed
+            flag.materialize()
         if flag is None or flag.deleted:
             if events is not None:
                 events.unknown(key, context, default, _NOT_FOUND, detailed)
@@ -416,6 +422,8 @@ class ClientCore:
         segments = store._segments
         snapshot = flags.copy()  # the store may change while we evaluate
         for key, flag in snapshot.items():
+            if flag._pending is not None:
+                flag.materialize()
             if flag.deleted or (client_only and not flag.client_side):
                 continue
             prereqs = [] if flag.prerequisites else None

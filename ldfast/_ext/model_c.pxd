@@ -118,6 +118,7 @@ cdef class Flag:
     cdef public object error
     cdef public bint uses_state
     cdef public tuple segment_keys
+    cdef public tuple _pending
 
 cdef class SegmentRule:
     cdef public tuple clauses

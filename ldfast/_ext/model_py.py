@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from typing import Any, List, Optional, Tuple
 
 import re
@@ -43,6 +44,7 @@ from ldfast._ext.operators import OP_CODES, InValues, RegexValues, preprocess
 
 log = logging.getLogger("ldfast.model")
 _json_loads = json.loads
+_MATERIALIZING = threading.Lock()
 
 
 # -- taking model objects out of the cycle collector (compiled twin only; see the docstring) -----
@@ -483,10 +485,14 @@ class Flag:
         "key", "version", "deleted", "on", "variations", "off_variation", "off_detail",
         "fallthrough", "prerequisites", "targets", "rules", "salt", "track_events",
         "track_events_fallthrough", "debug_events_until_date", "exclude_from_summaries",
-        "sampling_ratio", "client_side", "_raw", "raw_json", "error", "uses_state", "segment_keys",
+        "sampling_ratio", "client_side", "_raw", "raw_json", "error", "uses_state", "segment_keys", "_pending",
     )
 
-    def __init__(self, raw: Any, raw_json: Optional[str] = None):
+    def __init__(self, raw: Any, raw_json: Optional[str] = None, pending: Optional[tuple] = None):
+        self._pending = None
+        self._build(raw, raw_json, pending)
+
+    def _build(self, raw: Any, raw_json: Optional[str], pending: Optional[tuple]) -> None:
         owned = raw_json is not None
         self._raw = None if owned else raw
         self.raw_json = raw_json
@@ -511,6 +517,10 @@ class Flag:
         self.client_side = False
         self.uses_state = False
         self.segment_keys: Tuple[str, ...] = ()  # the segments its segmentMatch clauses name
+        if pending is not None:  # a placeholder: see pending_flag
+            self._pending = pending
+            _untrack(self)
+            return
         try:
             self._parse(raw, owned)
         except Exception as e:  # keep the item, marked malformed; never break the store
@@ -532,6 +542,32 @@ class Flag:
         if self.raw_json is not None:
             return _json_loads(self.raw_json)
         return self._raw
+
+    @property
+    def pending(self) -> bool:
+        """True for a placeholder (:func:`pending_flag`) not yet parsed: call :meth:`materialize`."""
+        return self._pending is not None
+
+    def pending_prerequisite_keys(self) -> tuple:
+        """A placeholder's prerequisite keys, as its text lists them (for ordering before parsing)."""
+        return self._pending if self._pending is not None else ()
+
+    def materialize(self) -> None:
+        """Parse a placeholder's JSON text in place, once (any thread may call it; the first one
+        parses, the others wait for it). Readers check ``pending`` first: a flag never shows a
+        half-parsed state, since ``pending`` turns False only once every field is set."""
+        with _MATERIALIZING:
+            if self._pending is None:
+                return
+            text = self.raw_json
+            try:
+                raw = _json_loads(text)
+            except (ValueError, RecursionError):  # the put's scanner validated it: not expected
+                raw = None  # (kept as a malformed flag)
+            self._build(raw, text, None)
+            self._pending = None
+        if self.error is not None:
+            log.error("Flag %r is malformed and will evaluate to the default: %s", self.key, self.error)
 
     def _parse(self, data: dict, owned: bool) -> None:
         _check_dict(data, "flag")
@@ -658,6 +694,11 @@ class Segment:
             return _json_loads(self.raw_json)
         return self._raw
 
+    @property
+    def pending(self) -> bool:
+        """Always False: segments are parsed when stored (a store reads ``pending`` of any item)."""
+        return False
+
     def _parse(self, data: dict, owned: bool) -> None:
         _check_dict(data, "segment")
         self.version = _req(data, "version", int)
@@ -706,6 +747,23 @@ def parse_flag(raw: Any, raw_json: Optional[str] = None) -> Flag:
     flag = Flag(raw, raw_json)
     if flag.error is not None:
         log.error("Flag %r is malformed and will evaluate to the default: %s", flag.key, flag.error)
+    return flag
+
+
+def reset_after_fork() -> None:
+    """In a forked child: a new placeholder lock (a thread that was parsing a placeholder at the
+    fork does not exist in the child, so the lock it held would never be released; the flag it was
+    parsing is still pending and is parsed again from its text)."""
+    global _MATERIALIZING
+    _MATERIALIZING = threading.Lock()
+
+
+def pending_flag(key: str, raw_json: str, prerequisite_keys: tuple) -> Flag:
+    """A placeholder for the flag stored under ``key`` whose JSON text is ``raw_json`` (already
+    validated as JSON), parsed on first use (:meth:`Flag.materialize`). ``prerequisite_keys`` are
+    the keys its text lists as prerequisites, so the store can order flags before parsing them."""
+    flag = Flag(None, raw_json, prerequisite_keys)
+    flag.key = key
     return flag
 
 

@@ -19,10 +19,16 @@ import json
 import re
 import time
 from json.decoder import scanstring as _scanstring
-from typing import Any, Callable, Dict, Iterator
+import logging
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
-from twisted.internet.task import Cooperator
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Cooperator, SchedulerStopped, TaskDone, TaskFailed, TaskStopped
+from twisted.python.failure import Failure
 
+from ldfast._ext.jsonscan import ObjectScanner
+
+log = logging.getLogger(__name__)
 _decoder = json.JSONDecoder()
 _scan = _decoder.scan_once
 _WS = re.compile(r"[ \t\n\r]*")
@@ -65,6 +71,69 @@ def slice_cooperator(reactor: Any) -> Cooperator:
     slice with the collector paused (:func:`without_gc_pass`)."""
     return Cooperator(terminationPredicateFactory=_Budget,
                       scheduler=lambda work: reactor.callLater(0, without_gc_pass, work))
+
+
+class BackgroundParse:
+    """Parses a stored data set's placeholder flags (``ldfast.model.pending_flag``) on a
+    Cooperator, one flag a step, so they are all parsed soon after the put is stored without a
+    long reactor stall. Parsing them is never required for correctness (every reader parses a
+    placeholder it meets), only for speed: an evaluation that meets one pays its parse once.
+
+    ``waiter()`` is None when nothing is left to parse, else a Deferred that fires (with None)
+    once everything is parsed or the work is stopped. A reactor-only component."""
+
+    def __init__(self, cooperator: Cooperator):
+        self._cooperator = cooperator
+        self._task: Any = None
+        self._waiters: List["Deferred[None]"] = []
+
+    def start(self, flags: Dict[str, Any]) -> None:
+        """Parse ``flags``' placeholders (stops work on an earlier data set)."""
+        self._stop_task()
+        pending = [flag for flag in flags.values() if flag.pending]
+        if not pending:
+            self._fire()
+            return
+        task = self._task = self._cooperator.cooperate(self._steps(pending))
+        task.whenDone().addBoth(self._done, task)
+
+    @staticmethod
+    def _steps(pending: List[Any]) -> Iterator[None]:
+        for flag in pending:
+            flag.materialize()  # (at once if an evaluation got there first)
+            yield None
+
+    def _done(self, result: Any, task: Any) -> None:
+        if task is self._task:
+            self._task = None
+            self._fire()
+        if isinstance(result, Failure) and not result.check(TaskStopped, SchedulerStopped):
+            log.error("Unexpected error parsing stored flags", exc_info=(result.type, result.value,
+                                                                          result.getTracebackObject()))
+
+    def waiter(self) -> Optional["Deferred[None]"]:
+        if self._task is None:
+            return None
+        d: "Deferred[None]" = Deferred()
+        self._waiters.append(d)
+        return d
+
+    def stop(self) -> None:
+        self._stop_task()
+        self._fire()
+
+    def _stop_task(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            try:
+                task.stop()
+            except (TaskDone, TaskFailed):
+                pass
+
+    def _fire(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for d in waiters:
+            d.callback(None)
 
 
 class InvalidData(ValueError):
@@ -146,10 +215,15 @@ class _Cursor:
 
 def put_items(text: str, flags: Dict[str, Any], segments: Dict[str, Any],
               parse_flag: Callable[..., Any], parse_segment: Callable[..., Any], *,
-              keep_text: bool = False) -> Iterator[None]:
+              keep_text: bool = False, pending_flag: Optional[Callable[..., Any]] = None) -> Iterator[None]:
     """Decode a stream put ``{"path": ..., "data": {"flags": {...}, "segments": {...}}}`` into
     ``flags`` and ``segments`` (each item through its parser: ``parse(value)``, or with
     ``keep_text`` ``parse(value, item_text)``), yielding after every item.
+
+    With ``pending_flag`` the flags are not decoded: the flags object is only validated and split
+    (``ldfast._ext.jsonscan``, as strict as ``json.loads``) and each flag is stored as
+    ``pending_flag(key, item_text, prerequisite_keys)`` (a placeholder parsed on first use),
+    yielding after every :data:`SPLIT_BATCH` flags.
 
     Raises InvalidData, at whatever step finds it, if the text is not valid JSON or ``data``,
     ``data.flags`` or ``data.segments`` is missing or not an object; the dicts are then partial.
@@ -163,7 +237,7 @@ def put_items(text: str, flags: Dict[str, Any], segments: Dict[str, Any],
             if key == "data":
                 data_ok = False
             continue
-        yield from _all_data(cur, flags, segments, parse_flag, parse_segment, keep_text)
+        yield from _all_data(cur, flags, segments, parse_flag, parse_segment, keep_text, pending_flag)
         data_ok = True
     _end(cur)
     if not data_ok:
@@ -186,8 +260,38 @@ def _end(cur: _Cursor) -> None:
         raise InvalidData("unparseable JSON (extra data at char %d)" % cur.i)
 
 
+SPLIT_BATCH = 64
+"""Flags split per step of a put stored as placeholders (~20 KB of text each here)."""
+
+
+def _split_flags(cur: _Cursor, flags: Dict[str, Any], pending_flag: Callable[..., Any]) -> Iterator[None]:
+    """The flags object at the cursor into placeholders, :data:`SPLIT_BATCH` flags a step."""
+    text = cur.s
+    try:
+        scanner = ObjectScanner(text, cur.i, "prerequisites")
+        while True:
+            batch = scanner.next_items(SPLIT_BATCH)
+            if not batch:
+                break
+            for key, start, end, prerequisites in batch:
+                flags[key] = pending_flag(key, text[start:end], _keys(prerequisites))
+            yield None
+    except ValueError as e:
+        raise InvalidData("unparseable JSON (%s)" % e) from None
+    cur.i = scanner.end
+
+
+def _keys(prerequisites: Any) -> tuple:
+    """The keys a flag's raw ``prerequisites`` value lists (what ordering flags needs; the parsed
+    flag gives the same list, and a malformed flag's text the same keys as the store reads them)."""
+    if type(prerequisites) is not list or not prerequisites:
+        return ()
+    return tuple(p.get("key") for p in prerequisites if isinstance(p, dict))
+
+
 def _all_data(cur: _Cursor, flags: Dict[str, Any], segments: Dict[str, Any],
-              parse_flag: Callable[..., Any], parse_segment: Callable[..., Any], keep_text: bool) -> Iterator[None]:
+              parse_flag: Callable[..., Any], parse_segment: Callable[..., Any], keep_text: bool,
+              pending_flag: Optional[Callable[..., Any]] = None) -> Iterator[None]:
     """The object at the cursor, which must hold "flags" and "segments" objects (the last of each wins)."""
     seen = {"flags": False, "segments": False}
     flags.clear()
@@ -203,6 +307,9 @@ def _all_data(cur: _Cursor, flags: Dict[str, Any], segments: Dict[str, Any],
         seen[name] = True
         out, parse = (flags, parse_flag) if name == "flags" else (segments, parse_segment)
         out.clear()
+        if name == "flags" and pending_flag is not None:
+            yield from _split_flags(cur, flags, pending_flag)
+            continue
         for item_key in cur.members():
             if keep_text:
                 start = cur.i
@@ -217,5 +324,5 @@ def _all_data(cur: _Cursor, flags: Dict[str, Any], segments: Dict[str, Any],
             raise InvalidData('"%s" is missing or not an object' % name)
 
 
-__all__ = ("InvalidData", "loads_object", "field", "put_items", "all_data_items", "slice_cooperator",
+__all__ = ("BackgroundParse", "InvalidData", "loads_object", "field", "put_items", "all_data_items", "slice_cooperator",
            "SLICE_SECONDS", "without_gc_pass")

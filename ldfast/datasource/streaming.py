@@ -12,7 +12,11 @@ PROTOCOL.md 9.1; everything runs on the reactor thread and nothing blocks it:
   (``Cooperator``, ~4 ms each; see ``_payload``), and the flags are put in dependency order
   (prerequisites first, the official SDK's order) in slices too;
   the result is swapped in whole with ``store.init_preprocessed(flags, segments)`` (or
-  ``store.init(raw)`` for a store without that method).
+  ``store.init(raw)`` for a store without that method). The first put into an empty store that
+  ``accepts_pending`` (the in-memory store) is stored sooner: its flags object is only validated
+  and split (``ldfast._ext.jsonscan``), each flag kept as a placeholder holding its text
+  (``ldfast.model.pending_flag``), parsed by the first reader that meets it and, after the swap,
+  by a background task in slices (``flags_parsed()`` tells when that is done).
   Events that arrive meanwhile are queued and applied, in order, after the swap.
 - ``patch``/``delete`` go to ``store.upsert``/``store.delete`` (the store applies the version rule).
 - A malformed message is logged (never its payload) and drops the connection; the store never sees
@@ -40,6 +44,7 @@ from twisted.web.http import PotentialDataLoss
 
 from ldfast._http import make_http_client
 from ldfast.datasource._payload import (
+    BackgroundParse,
     InvalidData,
     field,
     loads_object,
@@ -64,7 +69,7 @@ from ldfast.datasource.status import (
     DataSourceStatusProvider,
 )
 from ldfast.feature_store import dependency_order_steps
-from ldfast.model import parse_flag, parse_segment
+from ldfast.model import parse_flag, parse_segment, pending_flag
 from ldfast.versioned_data_kind import FEATURES, SEGMENTS, VersionedDataKind
 
 log = logging.getLogger(__name__)
@@ -148,6 +153,7 @@ class StreamingDataSource:
         self._reconnect_call: Any = None
         self._last_event_id: Optional[str] = None
         self._put_task: Any = None  # the CooperativeTask preprocessing a put
+        self._parsing = BackgroundParse(self._cooperator)  # a first put's flags, after it is stored
         # Events (and failures) that arrived while a put was decoding, applied in order after it.
         self._queue: Deque[Tuple[_Connection, Any]] = deque()
 
@@ -193,6 +199,11 @@ class StreamingDataSource:
 
     def is_alive(self) -> bool:
         return self._running
+
+    def flags_parsed(self) -> "Optional[Deferred[None]]":
+        """None if every stored flag is parsed; else a Deferred that fires once they are (the first
+        put is stored with its flags as placeholders, parsed afterwards in the background)."""
+        return self._parsing.waiter()
 
     # -- connection --------------------------------------------------------------------------------
 
@@ -396,6 +407,7 @@ class StreamingDataSource:
                 call.cancel()
         task, self._put_task = self._put_task, None
         self._resume_gc(freeze=False)
+        self._parsing.stop()
         if task is not None:
             try:
                 task.stop()
@@ -430,16 +442,21 @@ class StreamingDataSource:
             steps = put_items(data, out_flags, out_segments, _raw, _raw)
             ordered = out_flags
         else:
-            steps = self._preprocess(data, out_flags, out_segments, ordered)
+            # The first put (nothing to serve yet) is stored fastest: its flags as placeholders.
+            # Later puts replace data that is serving meanwhile, and a change set needs them parsed.
+            lazy = getattr(self._store, "accepts_pending", False) and not self._store.initialized
+            steps = self._preprocess(data, out_flags, out_segments, ordered, lazy)
         self._pause_gc()
         task = self._put_task = self._cooperator.cooperate(steps)
         task.whenDone().addCallbacks(self._put_decoded, self._put_failed,
                                      callbackArgs=(task, conn, ordered, out_segments), errbackArgs=(task, conn))
 
     @staticmethod
-    def _preprocess(data: str, flags: dict, segments: dict, ordered: dict) -> Any:
-        """Steps: decode and parse each item, then put the flags in dependency order (into ``ordered``)."""
-        yield from put_items(data, flags, segments, parse_flag, parse_segment, keep_text=True)
+    def _preprocess(data: str, flags: dict, segments: dict, ordered: dict, lazy: bool) -> Any:
+        """Steps: decode and parse each item (``lazy``: each flag split off as a placeholder),
+        then put the flags in dependency order (into ``ordered``)."""
+        yield from put_items(data, flags, segments, parse_flag, parse_segment, keep_text=True,
+                             pending_flag=pending_flag if lazy else None)
         yield from dependency_order_steps(flags, ordered)
 
     def _put_decoded(self, _: Any, task: Any, conn: _Connection, flags: dict, segments: dict) -> None:
@@ -451,6 +468,8 @@ class StreamingDataSource:
         replaced: List[Any] = []
         if init_preprocessed is not None:
             stored = self._store_call(conn, _swap, init_preprocessed, flags, segments, replaced)
+            if stored:
+                self._parsing.start(flags)
         else:
             stored = self._store_call(conn, self._store.init, {FEATURES: flags, SEGMENTS: segments})
         del flags, segments

@@ -89,6 +89,8 @@ if hasattr(os, "register_at_fork"):
 class RedisFeatureStore(InMemoryFeatureStore):
     """A feature store kept in Redis, evaluated from a local mirror; see the module docstring."""
 
+    accepts_pending = False  # (its writes to Redis want parsed items)
+
     def __init__(self, url: str = DEFAULT_URL, prefix: Optional[str] = DEFAULT_PREFIX,
                  max_connections: int = DEFAULT_MAX_CONNECTIONS, caching: Optional[CacheConfig] = None,
                  redis_opts: Optional[Dict[str, Any]] = None):
@@ -482,9 +484,11 @@ class RedisFeatureStore(InMemoryFeatureStore):
                 mirror = self._flags if kind is FEATURES else self._segments
                 items = updates[ns] = {}
                 for key, (value, raw, parsed) in changed[ns].items():
-                    self._r_seen[ns][key] = value
                     if self._r_key_gen.get((ns, key), 0) > start_gen or (ns, key) in self._r_pending:
-                        continue  # our own newer write: never revert it
+                        # our own newer write: never revert it (and read this value again next
+                        # time: Redis may keep it, if it is newer than what we wrote)
+                        continue
+                    self._r_seen[ns][key] = value
                     version = raw.get("version")
                     current = mirror.get(key)
                     if _unparseable(raw) or not isinstance(version, int):

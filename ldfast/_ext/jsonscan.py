@@ -1,0 +1,11 @@
+"""Dispatcher for the jsonscan twins: compiled when extensions are in use, else pure Python."""
+from typing import TYPE_CHECKING
+
+from ldfast._ext import USE_EXTENSIONS
+
+if TYPE_CHECKING or not USE_EXTENSIONS:
+    from ldfast._ext import jsonscan_py as implementation
+    from ldfast._ext.jsonscan_py import *  # noqa: F401,F403
+else:
+    from ldfast._ext import jsonscan_c as implementation  # type: ignore[no-redef]
+    from ldfast._ext.jsonscan_c import *  # type: ignore  # noqa: F401,F403

@@ -139,6 +139,8 @@ class InMemoryFeatureStore:
         self._flags: Dict[str, Flag] = {}
         self._segments: Dict[str, Segment] = {}
         self._initialized = False
+        self.segments_generation = 0
+        """Counts the changes to the stored segments (a cache over them compares it)."""
 
     def _items(self, kind: VersionedDataKind) -> Dict[str, Any]:
         if kind.namespace == FEATURES.namespace:
@@ -161,6 +163,7 @@ class InMemoryFeatureStore:
             old = (self._flags, self._segments)
             self._flags = flags
             self._segments = segments
+            self.segments_generation += 1
             self._initialized = True
         self._notify_replaced(old)
 
@@ -180,6 +183,7 @@ class InMemoryFeatureStore:
             old = (self._flags, self._segments)
             self._flags = dict(flags)
             self._segments = dict(segments)
+            self.segments_generation += 1
             self._initialized = True
         self._notify_replaced(old)
         return old
@@ -194,6 +198,8 @@ class InMemoryFeatureStore:
             if old is not None and old.version >= parsed.version:
                 return False
             items[key] = parsed
+            if kind.namespace == SEGMENTS.namespace:
+                self.segments_generation += 1
         if self._listening():
             self._notify({(kind.namespace, key)})
         return True

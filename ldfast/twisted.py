@@ -114,20 +114,19 @@ class TwistedLDClient(ClientBase):
 
     def _setup_big_segments(self) -> None:
         self._bs_pinned: Optional[dict] = None
-        self._bs_kinds: Optional[frozenset] = None
+        self._bs_kinds: Optional[tuple] = None  # (the store's segments_generation, the kinds)
         self._core.big_segments = self._pinned_lookup
-        self._store.add_change_listener(self._big_segment_kinds_changed)
-
-    def _big_segment_kinds_changed(self, flag_keys: Any) -> None:
-        self._bs_kinds = None
 
     def _big_segment_keys(self, context: Any) -> list:
         """The keys of the context's kinds that some (generation-bearing) Big Segment uses."""
-        kinds = self._bs_kinds
-        if kinds is None:
+        generation = self._store.segments_generation
+        cached = self._bs_kinds
+        if cached is not None and cached[0] == generation:
+            kinds = cached[1]
+        else:
             kinds = frozenset(s.unbounded_context_kind or "user" for s in list(self._store._segments.values())
                               if s.unbounded and not s.deleted and s.generation is not None)
-            self._bs_kinds = kinds
+            self._bs_kinds = (generation, kinds)
         keys = []
         for kind in kinds:
             c = context.get_individual_context(kind)

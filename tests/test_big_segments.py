@@ -772,3 +772,27 @@ def test_the_public_factory_and_interfaces_are_the_official_names(server, r, pre
         assert isinstance(store.get_metadata(), BigSegmentStoreMetadata)
     finally:
         store.stop()
+
+
+def test_twisted_big_segment_kinds_follow_a_change_to_segments_alone(server, r, prefix):
+    """The kinds whose keys the Twisted client looks up follow the stored segments, also when a
+    segment changes that no flag uses (no flag changed, so no change listener would hear of it)."""
+    from twisted.internet.task import Clock
+
+    from ldfast.twisted import TwistedLDClient
+    from ldfast.versioned_data_kind import SEGMENTS as SEGMENT_KIND
+
+    store = RedisBigSegmentStore(url=server.url, prefix=prefix)
+    config = ldfast.Config(update_processor_class=static_source(FLAGS, {}), send_events=False,
+                           big_segments=BigSegmentsConfig(store=store))
+    client = TwistedLDClient("sdk-key", config, reactor=Clock())
+    try:
+        ctx = ldfast.Context.from_dict({"kind": "multi", "user": {"key": "u"}, "org": {"key": "o"}})
+        assert client._big_segment_keys(ctx) == []
+        unused = dict(copy.deepcopy(SEGMENTS["big-org"]), key="big-org-no-flag-uses")
+        client._store.upsert(SEGMENT_KIND, unused)
+        assert client._big_segment_keys(ctx) == ["o"]
+        client._store.upsert(SEGMENT_KIND, dict(unused, version=2, deleted=True))
+        assert client._big_segment_keys(ctx) == []
+    finally:
+        client.close()

@@ -66,15 +66,14 @@ def _new_state(flags: dict, segments: dict, big_segments: Optional[BigSegmentsLo
 def evaluate(flag: Any, context: Any, flags: dict, segments: dict,
              big_segments: Optional[BigSegmentsLookup] = None, events: Optional[list] = None,
              prereq_keys: Optional[list] = None) -> EvaluationDetail:
-    """Evaluate a (non-deleted) flag for a valid context.
+    """Evaluate a (non-deleted, parsed: not ``pending``) flag for a valid context; its
+    prerequisites are parsed here as they are met.
 
     ``events``, when a list, receives ``(prerequisite_flag, detail, parent_flag)`` for every
     prerequisite evaluated; ``prereq_keys``, when a list, the keys of the direct prerequisites
     evaluated. The detail's value is None when its variation index is None (the caller
     substitutes its default).
     """
-    if flag._pending is not None:
-        flag.materialize()
     if flag.error is not None:
         return MALFORMED
     state = None

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ldfast-installed
 
-.PHONY: venv build services test test-c test-py demo bench clean
+.PHONY: venv build services test test-c test-py contract-tests demo bench clean
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ services:
 test: build services
 	$(PY) -m pytest -q
 	LDFAST_NO_EXTENSIONS=1 $(PY) -m pytest -q --no-c-extensions
+	$(MAKE) contract-tests
+
+# LaunchDarkly's contract tests (sdk-test-harness) against tests/contract/service.py, for the sync
+# and the Twisted client, persistence tests included (a redis-server on 6379 is started when the
+# port is free). The harness: $$LD_TEST_HARNESS, ../shared/sdk-test-harness, or downloaded.
+contract-tests: build services
+	PY=$(PY) bash tests/contract/run.sh
 
 demo: build
 	$(PY) examples/demo.py

@@ -29,6 +29,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scenarios as S  # noqa: E402
+import hook_cases  # noqa: E402
 import ldclient  # noqa: E402
 import ldfast  # noqa: E402
 
@@ -73,9 +74,9 @@ def _events_on_variation(impl: str) -> Any:
     return functools.partial(client.variation, S.SIMPLE_KEY, ctx, "default"), S._same, client
 
 
-# the evaluation cases, then "events on" (not judged by the evaluation targets)
+# the evaluation cases, then "events on" and "one empty hook" (not judged by the evaluation targets)
 CASES = S.CASES + (S.Case("simple_variation_events_on", "simple variation, events on", False,
-                          _events_on_variation),)
+                          _events_on_variation),) + hook_cases.CASES
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results", "latest.json")

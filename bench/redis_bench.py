@@ -147,8 +147,10 @@ def _reader(url: str, prefix: str, expiration: float, updates: int, ready: Any, 
 
     store = Redis.new_feature_store(url=url, prefix=prefix, caching=CacheConfig(expiration=expiration))
     client = ldfast.LDClient(ldfast.Config("sdk-key", use_ldd=True, feature_store=store, send_events=False))
-    store.refresh(10)
     ctx = ldfast.Context.create("u")
+    # a read-through cache: the process's first evaluation reads the flag from Redis; from then on
+    # the store's worker re-reads it every `expiration` s and the listener hears of each change
+    client.variation("fleet-flag", ctx, None)
     seen: Dict[int, float] = {}
 
     def on_change(change: Any) -> None:

@@ -1,18 +1,41 @@
 """ldfast: a fast, Twisted-native LaunchDarkly server-side SDK (drop-in: ``import ldfast as ldclient``)."""
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Optional
 
+from ldfast import hook, migrations, plugin
+from ldfast._alias import install_as_ldclient
 from ldfast._ext import USE_EXTENSIONS
 from ldfast.client import LDClient
 from ldfast.config import BigSegmentsConfig, Config, HTTPConfig
 from ldfast.context import Context, ContextBuilder, ContextMultiBuilder
 from ldfast.evaluation import BigSegmentsStatus, EvaluationDetail, FeatureFlagsState
+from ldfast.migrations import (  # the names the official top-level module takes from its migrations
+    ExecutionOrder,
+    MigrationConfig,
+    Migrator,
+    MigratorBuilder,
+    MigratorCompareFn,
+    MigratorFn,
+    Operation,
+    OperationResult,
+    OpTracker,
+    Origin,
+    Result,
+    Stage,
+)
 from ldfast.twisted import TwistedConfig, TwistedLDClient
 from ldfast.version import VERSION
 
 __version__ = VERSION
+
+log = logging.getLogger("ldfast")
+"""The package's logger (the official ``ldclient.log``); each module logs under ``ldfast.*``."""
+
+start_wait = 5
+"""Seconds ``get()`` waits for the shared client to initialize (as ``ldclient.start_wait``)."""
 
 _lock = threading.Lock()
 _config: Optional[Config] = None
@@ -44,7 +67,7 @@ def get() -> LDClient:
         if _client is None:
             if _config is None:
                 raise RuntimeError("ldfast.set_config() must be called before ldfast.get()")
-            _client = LDClient(_config)
+            _client = LDClient(_config, start_wait=start_wait)
         return _client
 
 
@@ -56,13 +79,31 @@ __all__ = (
     "ContextBuilder",
     "ContextMultiBuilder",
     "EvaluationDetail",
+    "ExecutionOrder",
     "FeatureFlagsState",
     "HTTPConfig",
     "LDClient",
+    "MigrationConfig",
+    "Migrator",
+    "MigratorBuilder",
+    "MigratorCompareFn",
+    "MigratorFn",
+    "OpTracker",
+    "Operation",
+    "OperationResult",
+    "Origin",
+    "Result",
+    "Stage",
     "TwistedConfig",
     "TwistedLDClient",
     "VERSION",
     "extensions_enabled",
     "get",
+    "hook",
+    "install_as_ldclient",
+    "log",
+    "migrations",
+    "plugin",
     "set_config",
+    "start_wait",
 )

@@ -17,7 +17,7 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 from ldfast._ext.evaluator import ClientCore
 from ldfast._ext.recorder import check_track
@@ -25,6 +25,10 @@ from ldfast.config import Config
 from ldfast.context import to_context
 from ldfast.evaluation import EvaluationDetail, FeatureFlagsState
 from ldfast.feature_store import InMemoryFeatureStore
+from ldfast.hook import _Hooks, _only_hooks
+from ldfast.migrations.tracker import OpTracker, _evaluate_stage, _valid_default_stage
+from ldfast.migrations.types import Stage
+from ldfast.plugin import _environment_metadata, _only_plugins, _plugin_hooks, _register_plugins
 from ldfast.model import reset_after_fork
 
 log = logging.getLogger(__name__)
@@ -167,6 +171,38 @@ def _no_big_segment_store(key: str) -> Any:
     return None, "NOT_CONFIGURED"
 
 
+def _read_first(store: Any, evaluate: Callable[[Any, Any, Any], Any],
+                core: Any = None) -> Callable[[Any, Any, Any], Any]:
+    """``evaluate(key, context, default)`` (``core``'s method, if given), made to read a flag from a
+    persistent store's database first (``store.reads_through``; None: all in memory, nothing to
+    do): when the store's cache lacks the flag, or, when it caches nothing (``store.caches_reads``),
+    every time. On the calling thread, as the official SDK. A core that reads a flag it does not
+    find through its ``read_missing`` costs a cached flag nothing; otherwise a cached flag costs
+    one dict lookup in a Python wrapper (~50 ns)."""
+    if store is None:
+        return evaluate
+    read = store.read
+    if not store.caches_reads:
+        def read_then_evaluate(key: Any, context: Any, default: Any) -> Any:
+            read(key)
+            return evaluate(key, context, default)
+
+        return read_then_evaluate
+    if core is not None and hasattr(core, "read_missing"):
+        core.read_missing = read
+        return evaluate
+
+    def evaluate_cached(key: Any, context: Any, default: Any) -> Any:
+        try:
+            if key not in store._flags:
+                read(key)
+        except TypeError:  # an unhashable key: the evaluation reports it
+            pass
+        return evaluate(key, context, default)
+
+    return evaluate_cached
+
+
 class ClientBase:
     """What the synchronous and the Twisted clients share: config, store, the evaluation core,
     all_flags_state, secure_mode_hash, status. Subclasses own the data source and its threads."""
@@ -178,15 +214,19 @@ class ClientBase:
             raise TypeError("config must be an ldfast.Config, not %s" % type(config).__name__)
         from ldfast.datasource.status import DataSourceStatusProvider
 
-        self._config = config
+        self._config = config = config._with_instance_id()  # this client's X-LaunchDarkly-Instance-Id
         self._offline = config.offline
         self._defaults = config._defaults
         if not self._offline and not config.sdk_key and self._needs_network():
             log.warning("Missing or blank SDK key")
         store = config.feature_store
         if not isinstance(store, InMemoryFeatureStore):
-            raise TypeError("feature_store must be an ldfast feature store (InMemoryFeatureStore, or "
-                            "ldfast.integrations.Redis.new_feature_store())")
+            from ldfast._custom_store import ForeignStore, is_feature_store
+
+            if not is_feature_store(store):
+                raise TypeError("feature_store must be a FeatureStore (get, all, init, upsert, delete, "
+                                "initialized), not %s" % type(store).__name__)
+            store = ForeignStore(store)  # a store of your own: read through, as the Redis store
         self._store = store
         from ldfast.interfaces import DataStoreStatusProviderImpl, DataStoreUpdateSinkImpl
 
@@ -208,16 +248,18 @@ class ClientBase:
         self._core = ClientCore(store, self._defaults, self._offline, self._check_ready, self._big_segments)
         from ldfast.flag_tracker import FlagTracker
 
-        self._flag_tracker = FlagTracker(lambda key, context: self._core.variation(key, context, None))
+        self._flag_tracker = FlagTracker(lambda key, context: self._tracker_variation(key, context))
         tracker = self._flag_tracker
         store.add_change_listener(tracker.notify, wanted=lambda: tracker.has_listeners)
         start_store = getattr(store, "start", None)
         if start_store is not None:  # a persistent store's background work (its worker thread)
             start_store()
+        # a persistent store (Redis) reads a flag its cache lacks from its database, before evaluation
+        self._reads: Any = store if getattr(store, "reads_through", False) else None
+        self._binds_fast_paths = bind_fast_paths
+        self._setup_hooks(config)
         if bind_fast_paths:
-            # The hot path: instance attributes bound straight to the (compiled) core's methods.
-            self.variation = self._core.variation  # type: ignore[method-assign]
-            self.variation_detail = self._core.variation_detail  # type: ignore[method-assign]
+            self._bind_evaluation()
 
     def _new_big_segment_manager(self, big_segments_config: Any) -> Any:
         from ldfast.big_segments import BigSegmentStoreManager
@@ -239,12 +281,10 @@ class ClientBase:
         return self._offline
 
     def is_initialized(self) -> bool:
-        """In daemon mode (``use_ldd``) with a persistent store: whether its ``$inited`` key was seen
-        (the official SDK says True regardless); evaluation does not wait for it either way."""
-        if self._offline:
+        """Whether the data source gave its first data set; always True offline and in daemon mode
+        (``use_ldd``), which serves whatever the store holds, ``$inited`` or not (as the official SDK)."""
+        if self._offline or self._config.use_ldd:
             return True
-        if self._config.use_ldd:
-            return bool(self._store.initialized) if self._store.is_monitoring_enabled() else True
         return self._data_source.initialized()
 
     @property
@@ -297,6 +337,70 @@ class ClientBase:
         log.warning("%s called before client has initialized and the feature store has no data; "
                     "returning the default", what)
         return False
+
+    # -- hooks and plugins (ldfast.hook, ldfast.plugin) -------------------------------------------
+    #
+    # Hooks live here, around the core's call: with none registered the sync face's variation is
+    # the core's own bound method, and the Twisted face checks ``self._hooks.hooks`` once. An
+    # evaluation method with hooks runs ``self._hooks.evaluator(method, evaluate)`` (the Twisted
+    # face: ``before``/``after`` around its Deferred); migration_variation runs ``before``/``after``
+    # itself (its evaluation gives a stage and an OpTracker besides the detail), with method
+    # "migration_variation" and ``default_stage.value`` as the default, as the official SDK does.
+
+    def _setup_hooks(self, config: Config) -> None:
+        """The hooks of ``Config(hooks=...)``, then the plugins' (asked once, here), as the official SDK."""
+        self._plugins = _only_plugins(config.plugins)
+        self._environment_metadata = _environment_metadata(config)
+        hooks = _only_hooks(config.hooks, "Config(hooks=...)")
+        if self._plugins:
+            hooks += _plugin_hooks(self._plugins, self._environment_metadata)
+        self._hooks = _Hooks(hooks, self._status)  # (the status provider keeps X-LD-EnvID)
+
+    def _register_plugins(self) -> None:
+        """Each plugin's ``register(client, environment_metadata)``, once, before the data source starts."""
+        if self._plugins:
+            _register_plugins(self._plugins, self, self._environment_metadata)
+
+    def add_hook(self, hook: Any) -> None:
+        """Add an evaluation hook (``ldfast.hook.Hook``); it sees the evaluations that start after
+        this call. Hooks known at start are better given as ``Config(hooks=[...])``."""
+        if _only_hooks([hook], "add_hook()"):
+            self._hooks.add(hook)
+            if self._binds_fast_paths:
+                self._bind_evaluation()
+
+    def _bind_evaluation(self) -> None:
+        """The sync face's ``variation``/``variation_detail`` as instance attributes: while no hook
+        is registered, the (compiled) core's own bound methods (over a persistent store, behind one
+        dict lookup: _read_first); once one is, the hook path."""
+        if self._hooks.hooks:
+            # (_variation_as_detail is not the core's own method: its read is done by the wrapper)
+            self.variation = self._hooks.evaluator(  # type: ignore[method-assign]
+                "variation", _read_first(self._reads, self._variation_as_detail), value=True)
+            self.variation_detail = self._hooks.evaluator(  # type: ignore[method-assign]
+                "variation_detail", _read_first(self._reads, self._core.variation_detail, self._core))
+        else:
+            self.variation = _read_first(self._reads, self._core.variation, self._core)  # type: ignore[method-assign]
+            self.variation_detail = _read_first(self._reads, self._core.variation_detail,  # type: ignore[method-assign]
+                                                 self._core)
+
+    def _variation_as_detail(self, key: str, context: Any, default: Any) -> EvaluationDetail:
+        """``variation``'s evaluation (and events), as the detail its after-hooks are given: the
+        default (config override applied) with no variation index when it is served."""
+        core = self._core
+        if core.defaults:
+            default = core.defaults.get(key, default)
+        detail = core.detail_for(key, context, default, False)
+        if detail.variation_index is None:
+            return EvaluationDetail(default, None, detail.reason)
+        return detail
+
+    def _tracker_variation(self, key: str, context: Any) -> Any:
+        """The flag tracker's evaluations: ``variation(key, context, None)``, hooks included (as the
+        official SDK's tracker calls ``variation``), always synchronous."""
+        if not self._hooks.hooks:
+            return self._core.variation(key, context, None)
+        return self._hooks.evaluator("variation", self._variation_as_detail, value=True)(key, context, None)
 
     # -- evaluation -----------------------------------------------------------------------------
 
@@ -364,6 +468,44 @@ class ClientBase:
             log.warning("Empty user key for identify")
         elif self._core.events is not None:
             self._core.events.identify(context)
+
+    # -- migrations (ldfast.migrations) -------------------------------------------------------------
+
+    def migration_variation(self, key: str, context: Any, default_stage: Stage) -> Tuple[Stage, OpTracker]:
+        """The stage of migration flag ``key`` for the context, and the tracker of the operation that
+        follows it (a ``Migrator`` calls this for you). The flag is evaluated as by ``variation``
+        (its analytics event, hooks with method "migration_variation"); when it cannot be, or its
+        value is not a stage, the result is ``default_stage`` (OFF if that is not a Stage)."""
+        default_stage = _valid_default_stage(default_stage)
+        evaluate = _read_first(self._reads, self._migration_stage)
+        hooks = self._hooks
+        if not hooks.hooks:
+            stage, tracker, _ = evaluate(key, context, default_stage)
+            return stage, tracker
+        series, run, data = hooks.before(key, context, default_stage.value, "migration_variation")
+        stage, tracker, detail = evaluate(key, series.context, default_stage)
+        hooks.after(series, run, data, detail)
+        return stage, tracker
+
+    def _migration_stage(self, key: str, context: Any, default_stage: Stage) -> Tuple[Stage, OpTracker, Any]:
+        """The evaluation both faces share: ``(stage, tracker, detail)`` (ldfast.migrations.tracker)."""
+        return _evaluate_stage(self._core, self._store._flags, key, context, default_stage)
+
+    def track_migration_op(self, tracker: OpTracker) -> None:
+        """Record the ``migration_op`` event of an operation's tracker (from ``migration_variation``;
+        a ``Migrator`` calls this for you). A tracker that cannot make an event (no operation, no
+        origin invoked, ...) logs why and records nothing."""
+        if not isinstance(tracker, OpTracker):
+            log.error("track_migration_op() takes the OpTracker of migration_variation(), not %s; no event "
+                      "will be emitted", type(tracker).__name__)
+            return
+        event = tracker.build()
+        if isinstance(event, str):
+            log.error("error generating migration op event %s; no event will be emitted", event)
+            return
+        events = self._core.events
+        if events is not None:
+            events.record(event)
 
 
 _live_clients: "weakref.WeakSet[LDClient]" = weakref.WeakSet()
@@ -459,6 +601,7 @@ class LDClient(ClientBase):
         self._data_source = _NullDataSource(False)
         if self._big_segment_manager is not None:
             _live_clients.add(self)  # its status poll thread restarts after fork()
+        self._register_plugins()  # (before the data source starts, as the official SDK)
         if self._offline:
             log.info("Started LaunchDarkly client in offline mode")
             self._ready_event.set()
@@ -481,15 +624,16 @@ class LDClient(ClientBase):
             self._networking.start()
             self._core.events = self._networking.recorder
             self._networking.wait_started(min(1.0, start_wait) if start_wait > 0 else 0.2)
-        refresh = getattr(self._store, "refresh", None)
-        if config.use_ldd and refresh is not None and start_wait > 0:
-            # daemon mode: evaluations read the store's local mirror, so wait (up to start_wait) for
-            # its first read of the database, as the official SDK would read it on first use
-            refresh(timeout=start_wait)
+        store_started = getattr(self._store, "wait_started", None)
+        if store_started is not None:  # a persistent store's worker thread: idle before the app goes on (a fork)
+            store_started(min(1.0, start_wait) if start_wait > 0 else 0.2)
         if config.use_ldd:
             log.info("Started LaunchDarkly client in LDD mode")
             self._data_source = _NullDataSource(True)
         elif config.update_processor_class is not None:
+            from ldfast._custom_store import DataSourceUpdateSinkImpl
+
+            config._data_source_update_sink = DataSourceUpdateSinkImpl(self._store, self._status)
             self._data_source = config.update_processor_class(config, self._store, self._ready_event)
             self._data_source.start()
         else:
@@ -502,7 +646,9 @@ class LDClient(ClientBase):
             self._ready_event.wait(start_wait)
         if self._data_source.initialized():
             log.info("Started LaunchDarkly client.")
-            if self._data_source is not self._networking:  # a local source reports no status itself
+            if self._data_source is not self._networking and type(self._data_source).__module__.startswith("ldfast."):
+                # ldfast's local sources report no status themselves; one of your own reports its
+                # status through config.data_source_update_sink (else INITIALIZING, as the official SDK)
                 from ldfast.datasource.status import DataSourceState
 
                 self._status.update_status(DataSourceState.VALID, None)
@@ -554,13 +700,29 @@ class LDClient(ClientBase):
         if not self._closed and restart_store is not None:
             restart_store()  # a persistent store's worker (uWSGI forks without Python's fork hooks)
 
-    def postfork(self) -> None:
+    def postfork(self, start_wait: float = 5) -> None:
         """The official SDK's call for a forked child. ldfast restarts its networking in a forked
-        process by itself (once per process), so this is only needed where no fork hook runs."""
+        process by itself (once per process), so this is only needed where no fork hook runs.
+        Waits up to ``start_wait`` seconds for the data source to be ready, as the official call."""
         self._after_fork_in_child()
+        ready = getattr(self, "_ready_event", None)
+        if ready is not None and start_wait > 0:
+            ready.wait(start_wait)
+
+    def all_flags_state(self, context: Any, **kwargs: Any) -> FeatureFlagsState:
+        """Every flag's value and metadata for the context (no analytics events are sent).
+
+        Keyword options: ``client_side_only``, ``with_reasons``, ``details_only_for_tracked_flags``.
+        Over a persistent store, every flag is read from its database first when its cache is due.
+        """
+        if self._reads is not None and not self._offline:
+            self._reads.read_all()
+        return ClientBase.all_flags_state(self, context, **kwargs)
 
     def all_flags(self, context: Any = None) -> Optional[dict]:
         """Legacy: a dict of flag key to value, or None (with a warning) without a valid context."""
+        if self._reads is not None and not self._offline and context is not None:
+            self._reads.read_all()
         return self._all_flags(context)
 
     def close(self) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Callable, Iterable, List, Optional
+from typing import Any, Callable, Iterable, List, Optional, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -15,8 +15,11 @@ DEFAULT_BASE_URI = "https://app.launchdarkly.com"
 DEFAULT_EVENTS_URI = "https://events.launchdarkly.com"
 DEFAULT_STREAM_URI = "https://stream.launchdarkly.com"
 DEFAULT_POLL_INTERVAL = 30.0
-_SDK_KEY_CHARS = re.compile(r"^[-a-zA-Z0-9._]*$")
-_APP_VALUE = re.compile(r"^[-a-zA-Z0-9._]+$")
+DEFAULT_INITIAL_RECONNECT_DELAY = 1
+GET_LATEST_FEATURES_PATH = "/sdk/latest-flags"
+STREAM_FLAGS_PATH = "/flags"
+_SDK_KEY_CHARS = re.compile(r"[-a-zA-Z0-9._]*")  # used with fullmatch, as _APP_VALUE
+_APP_VALUE = re.compile(r"[-a-zA-Z0-9._]*")  # used with fullmatch: "$" would also match before a final newline
 
 
 def _check_type(name: str, value: Any, types: Any, allow_none: bool = False) -> Any:
@@ -53,27 +56,36 @@ def _validate_sdk_key(key: Optional[str]) -> str:
     if key is None:
         return ""
     _check_type("sdk_key", key, str)
-    if len(key) > 8192 or not _SDK_KEY_CHARS.match(key):
+    if len(key) > 8192 or not _SDK_KEY_CHARS.fullmatch(key):
         log.warning("SDK key contains invalid characters or is too long; it is ignored")
         return ""
     return key
 
 
 def _validate_application(application: Optional[dict]) -> dict:
+    """``{"id": ..., "version": ...}`` as the official SDK keeps it (``validate_application_info``):
+    a value that is not a string, longer than 64 characters or with a character outside
+    ``[-a-zA-Z0-9._]`` becomes ``""`` (with a warning, except for None/absent), and an empty value
+    is left out of the ``X-LaunchDarkly-Tags`` header."""
     if application is None:
-        return {}
+        application = {}
     _check_type("application", application, dict)
-    out = {}
-    for k in ("id", "version"):
-        v = application.get(k)
-        if v is None:
-            continue
-        v = str(v)
-        if len(v) > 64 or not _APP_VALUE.match(v):
-            log.warning("application %s %r is invalid and is ignored", k, v)
-            continue
-        out[k] = v
-    return out
+    return {name: _application_value(application.get(name), name) for name in ("id", "version")}
+
+
+def _application_value(value: Any, name: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        log.warning("Value of application[%s] was not a string and was discarded", name)
+        return ""
+    if len(value) > 64:
+        log.warning("Value of application[%s] was longer than 64 characters and was discarded", name)
+        return ""
+    if not _APP_VALUE.fullmatch(value):
+        log.warning("Value of application[%s] contained invalid characters and was discarded", name)
+        return ""
+    return value
 
 
 class HTTPConfig:
@@ -116,6 +128,32 @@ class BigSegmentsConfig:
     context_cache_time = property(lambda self: self._context_cache_time)
     status_poll_interval = property(lambda self: self._status_poll_interval)
     stale_after = property(lambda self: self._stale_after)
+
+
+class SdkIdentityConfig(Protocol):
+    """The identity fields a config carries (as the official structural type)."""
+
+    @property
+    def sdk_key(self) -> Optional[str]: ...
+
+    @property
+    def application(self) -> dict: ...
+
+    @property
+    def wrapper_name(self) -> Optional[str]: ...
+
+    @property
+    def wrapper_version(self) -> Optional[str]: ...
+
+
+class PrivateAttributesConfig(Protocol):
+    """The private-attribute settings a config carries (as the official structural type)."""
+
+    @property
+    def all_attributes_private(self) -> bool: ...
+
+    @property
+    def private_attributes(self) -> List[str]: ...
 
 
 class Config:
@@ -182,9 +220,16 @@ class Config:
         self._poll_interval = max(_number("poll_interval", poll_interval, 0.0, strictly=True), DEFAULT_POLL_INTERVAL)
         self._use_ldd = _check_type("use_ldd", use_ldd, bool)
         self._feature_store = feature_store if feature_store else InMemoryFeatureStore()
+        # accepted by name for drop-in compatibility, never silently ignored: not supported yet
+        if feature_requester_class is not None:
+            raise NotImplementedError("feature_requester_class is not supported by ldfast; use "
+                                      "update_processor_class for a data source of your own")
         self._feature_requester_class = feature_requester_class
         if event_processor_class is not None and not callable(event_processor_class):
             raise TypeError("event_processor_class must be callable")
+        if event_processor_class is not None:
+            raise NotImplementedError("event_processor_class is not supported by ldfast (analytics events "
+                                      "are recorded by its compiled core); use send_events=False to turn them off")
         self._event_processor_class = event_processor_class
         if isinstance(private_attributes, str):
             raise TypeError("private_attributes must be a list of attribute names, not a string")
@@ -207,6 +252,38 @@ class Config:
         self._enable_event_compression = _check_type("enable_event_compression", enable_event_compression, bool)
         self._omit_anonymous_contexts = _check_type("omit_anonymous_contexts", omit_anonymous_contexts, bool)
         self._payload_filter_key = _check_type("payload_filter_key", payload_filter_key, str, allow_none=True)
+        # X-LaunchDarkly-Instance-Id: set on the copy each client makes (_with_instance_id), None here
+        self._instance_id: Optional[str] = None
+        # set by the client before it calls update_processor_class (a data source of your own)
+        self._data_source_update_sink: Any = None
+
+    def _with_instance_id(self, instance_id: Optional[str] = None) -> "Config":
+        """A copy of this config for one client, carrying that client's instance id (a new uuid4
+        unless given), sent as ``X-LaunchDarkly-Instance-Id`` on every request the client makes.
+        The caller's config is left as it is, so two clients made from one config differ."""
+        import copy
+        import uuid
+
+        c = copy.copy(self)
+        c._instance_id = instance_id if instance_id is not None else str(uuid.uuid4())
+        return c
+
+    def with_wrapper_information(self, wrapper_name: Optional[str],
+                                 wrapper_version: Optional[str] = None) -> "Config":
+        """A copy of this config with other wrapper information (for wrapper libraries such as the
+        OpenFeature provider)."""
+        import copy
+
+        c = copy.copy(self)
+        c._wrapper_name = _check_type("wrapper_name", wrapper_name, str, allow_none=True)
+        c._wrapper_version = _check_type("wrapper_version", wrapper_version, str, allow_none=True)
+        return c
+
+    @property
+    def data_source_update_sink(self) -> Any:
+        """Where a data source of your own (``update_processor_class``) puts data and status: set
+        by the client before it calls ``update_processor_class(config, store, ready)``; else None."""
+        return self._data_source_update_sink
 
     def copy_with_new_sdk_key(self, new_sdk_key: str) -> "Config":
         import copy

@@ -283,6 +283,10 @@ class InMemoryFeatureStore:
     def is_monitoring_enabled(self) -> bool:
         return False
 
+    def describe_configuration(self, config: Any) -> str:
+        """How diagnostic events name this store."""
+        return "memory"
+
     def close(self, timeout: Any = None) -> None:
         """Nothing to release (a persistent store stops its worker here, within ``timeout``)."""
 
@@ -290,9 +294,10 @@ class InMemoryFeatureStore:
 class CacheConfig:
     """Caching parameters of a persistent store (``ldfast.integrations.Redis``), as the official SDK's.
 
-    ``expiration`` is in seconds; ``<= 0`` disables caching, ``float("inf")`` caches forever (the
-    official SDK's cache accepts it the same way: entries never expire). In ldfast the cache is the
-    store's local mirror, and ``expiration`` is how often it is refreshed from the database.
+    ``expiration`` is in seconds: how long a cached item is served before it is read from the
+    database again; ``float("inf")`` caches forever (the official SDK's cache accepts it the same
+    way: entries never expire); ``<= 0`` disables caching (every evaluation reads the database).
+    ``capacity`` bounds the keys cached as absent from the database (ldfast keeps every item it read).
     """
 
     DEFAULT_EXPIRATION = 15.0

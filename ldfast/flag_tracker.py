@@ -67,11 +67,12 @@ class FlagTracker:
                 self._listeners.remove(listener)
 
     def add_flag_value_change_listener(self, key: str, context: Any,
-                                       fn: Callable[[FlagValueChange], Any]) -> Callable[[FlagChange], Any]:
-        """Call ``fn`` when ``key``'s value for ``context`` changes; returns the listener to remove."""
+                                       listener: Callable[[FlagValueChange], Any]) -> Callable[[FlagChange], Any]:
+        """Call ``listener`` when ``key``'s value for ``context`` changes; returns the listener to remove."""
+        fn = listener
         state = {"value": self._evaluate(key, context)}
 
-        def listener(change: FlagChange) -> None:
+        def on_change(change: FlagChange) -> None:
             if change.key != key:
                 return
             new = self._evaluate(key, context)
@@ -80,8 +81,8 @@ class FlagTracker:
                 state["value"] = new
                 fn(FlagValueChange(key, old, new))
 
-        self.add_listener(listener)
-        return listener
+        self.add_listener(on_change)
+        return on_change
 
     def remove_flag_value_change_listener(self, listener: Callable[[FlagChange], Any]) -> None:
         self.remove_listener(listener)

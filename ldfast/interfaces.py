@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
-from typing import Any, Callable, List
+from typing import Any, Callable, List, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,11 @@ class DataStoreUpdateSink(ABC):
     @abstractmethod
     def update_status(self, status: DataStoreStatus) -> None:
         """Report a status; listeners are notified if it differs from the last one."""
+
+    @property
+    def listeners(self) -> Any:
+        """The status listeners (``add``/``remove``/``notify``), as the official sink's."""
+        raise NotImplementedError
 
 
 class DataStoreStatusProvider(ABC):
@@ -116,6 +121,33 @@ class DataStoreUpdateSinkImpl(DataStoreUpdateSink):
             except ValueError:
                 pass
 
+    @property
+    def listeners(self) -> Any:
+        return _SinkListeners(self)
+
+
+class _SinkListeners:
+    """The official ``Listeners`` shape (add/remove/notify) over a DataStoreUpdateSinkImpl."""
+
+    def __init__(self, sink: DataStoreUpdateSinkImpl):
+        self._sink = sink
+
+    def add(self, listener: Listener) -> None:
+        self._sink.add_listener(listener)
+
+    def remove(self, listener: Listener) -> None:
+        self._sink.remove_listener(listener)
+
+    def has_listeners(self) -> bool:
+        return bool(self._sink._listeners)
+
+    def notify(self, value: Any) -> None:
+        for listener in list(self._sink._listeners):
+            try:
+                listener(value)
+            except Exception:
+                log.exception("Error in a data store status listener")
+
 
 class DataStoreStatusProviderImpl(DataStoreStatusProvider):
     """The client's provider: reads the sink the store reports to."""
@@ -139,6 +171,161 @@ class DataStoreStatusProviderImpl(DataStoreStatusProvider):
         self._sink.remove_listener(listener)
 
 
+class FeatureStore(ABC):
+    """A store of flags and segments, as the official ``ldclient.interfaces.FeatureStore``. A store of
+    your own (``Config(feature_store=...)``) is read through on every evaluation, as there."""
+
+    @abstractmethod
+    def get(self, kind: Any, key: str, callback: Callable[[Any], Any] = lambda x: x) -> Any:
+        """``callback(item)`` for the item of ``kind`` with ``key`` (None if absent or deleted)."""
+
+    @abstractmethod
+    def all(self, kind: Any, callback: Callable[[Any], Any] = lambda x: x) -> Any:
+        """``callback({key: item})`` for every live item of ``kind``."""
+
+    @abstractmethod
+    def init(self, all_data: Mapping[Any, Mapping[str, dict]]) -> None:
+        """Replace everything with ``all_data`` (``{kind: {key: item}}``)."""
+
+    @abstractmethod
+    def delete(self, kind: Any, key: str, version: int) -> None:
+        """Mark the item deleted, if ``version`` is newer than the stored one."""
+
+    @abstractmethod
+    def upsert(self, kind: Any, item: dict) -> None:
+        """Add or replace the item, if its version is newer than the stored one."""
+
+    @property
+    @abstractmethod
+    def initialized(self) -> bool:
+        """True once ``init`` has been called (or the underlying database says so)."""
+
+    def is_monitoring_enabled(self) -> bool:
+        """True if the store reports its availability (see ``is_available``)."""
+        return False
+
+    def is_available(self) -> bool:
+        """False while the store cannot be reached."""
+        return True
+
+
+class FeatureStoreCore(ABC):
+    """The database half of a persistent store; wrap it in
+    ``ldfast.feature_store_helpers.CachingStoreWrapper`` to get a FeatureStore with a cache."""
+
+    @abstractmethod
+    def get_internal(self, kind: Any, key: str) -> dict:
+        """The item (deleted ones included, as placeholders), or None."""
+
+    @abstractmethod
+    def get_all_internal(self, callback: Any) -> Mapping[str, dict]:
+        """Every item of ``kind`` (the official signature names the parameter ``callback``)."""
+
+    @abstractmethod
+    def init_internal(self, all_data: Mapping[Any, Mapping[str, dict]]) -> None:
+        """Replace everything with ``all_data``."""
+
+    @abstractmethod
+    def upsert_internal(self, kind: Any, item: dict) -> dict:
+        """Store ``item`` if newer; return the item that is stored afterwards."""
+
+    @abstractmethod
+    def initialized_internal(self) -> bool:
+        """True if the database has been initialized."""
+
+    def is_monitoring_enabled(self) -> bool:
+        return False
+
+    def is_available(self) -> bool:
+        return True
+
+
+class BackgroundOperation:
+    """Something that runs in the background: ``start``, ``stop``, ``is_alive``."""
+
+    def start(self) -> None:
+        """Start the operation."""
+
+    def stop(self) -> None:
+        """Stop the operation."""
+
+    def is_alive(self) -> bool:
+        """True while the operation runs."""
+        return True
+
+
+class UpdateProcessor(BackgroundOperation, ABC):
+    """A data source: puts data into the store it was given (``update_processor_class``)."""
+
+    def initialized(self) -> bool:  # type: ignore[empty-body]
+        """True once the data source has received its first full data set."""
+
+
+class EventProcessor(ABC):
+    """Where analytics events go (``Config(event_processor_class=...)``)."""
+
+    @abstractmethod
+    def send_event(self, event: Any) -> None:
+        """Queue one event."""
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Deliver what is queued, in the background."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Deliver what is queued, then stop."""
+
+
+class FeatureRequester(ABC):
+    """Fetches every flag and segment over HTTP (the polling data source's part)."""
+
+    def get_all(self) -> None:
+        """Deprecated in the official SDK; not used."""
+
+    def get_all_data(self) -> Mapping[Any, Mapping[str, dict]]:  # type: ignore[empty-body]
+        """``{kind: {key: item}}``."""
+
+
+class DiagnosticDescription:
+    """A component that describes itself in diagnostic events."""
+
+    @abstractmethod
+    def describe_configuration(self, config: Any) -> str:
+        """A short name for the component's configuration (e.g. ``"Redis"``)."""
+
+
+class DataSourceUpdateSink(ABC):
+    """Where a data source of your own puts its data and its status (``config.data_source_update_sink``)."""
+
+    @abstractmethod
+    def init(self, all_data: Mapping[Any, Mapping[str, dict]]) -> None:
+        """Replace everything with ``all_data``; flag change listeners are notified."""
+
+    @abstractmethod
+    def upsert(self, kind: Any, item: dict) -> None:
+        """Add or replace one item."""
+
+    @abstractmethod
+    def delete(self, kind: Any, key: str, version: int) -> None:
+        """Delete one item."""
+
+    @abstractmethod
+    def update_status(self, new_state: Any, new_error: Any) -> None:
+        """Report the data source's state (a DataSourceState) and error (a DataSourceErrorInfo or None)."""
+
+
+# Defined next to the code that uses them; importable here, as from the official module.
+from ldfast.datasource.status import (  # noqa: E402
+    DataSourceErrorInfo,
+    DataSourceErrorKind,
+    DataSourceState,
+    DataSourceStatus,
+    DataSourceStatusProvider,
+)
+from ldfast.flag_tracker import FlagChange, FlagTracker, FlagValueChange  # noqa: E402
+from ldfast.versioned_data_kind import VersionedDataKind  # noqa: E402
+
 # Big Segment interfaces live in ldfast.big_segments; here too, where the official SDK has them.
 from ldfast.big_segments import (  # noqa: E402
     BigSegmentStore,
@@ -148,4 +335,8 @@ from ldfast.big_segments import (  # noqa: E402
 )
 
 __all__ = ("DataStoreStatus", "DataStoreStatusProvider", "DataStoreUpdateSink", "BigSegmentStore",
-           "BigSegmentStoreMetadata", "BigSegmentStoreStatus", "BigSegmentStoreStatusProvider")
+           "BigSegmentStoreMetadata", "BigSegmentStoreStatus", "BigSegmentStoreStatusProvider",
+           "BackgroundOperation", "DataSourceErrorInfo", "DataSourceErrorKind", "DataSourceState",
+           "DataSourceStatus", "DataSourceStatusProvider", "DataSourceUpdateSink", "DiagnosticDescription",
+           "EventProcessor", "FeatureRequester", "FeatureStore", "FeatureStoreCore", "FlagChange",
+           "FlagTracker", "FlagValueChange", "UpdateProcessor", "VersionedDataKind")

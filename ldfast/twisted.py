@@ -4,13 +4,14 @@ The API of LaunchDarkly's Twisted SDK reference: ``TwistedLDClient("YOUR_SDK_KEY
 ``TwistedConfig(base_uri, connect_timeout, read_timeout)``, users as plain dicts, and Deferreds from
 ``variation``, ``flush`` and friends. Everything runs on the application's reactor (injectable);
 flag data is in memory, so evaluation Deferreds have already fired when returned, except when a
-Big Segment membership that is not cached must first be read from the Big Segment store (in the
-reactor's thread pool; see ``_with_big_segments``).
+flag a persistent store does not cache must first be read from its database, or a Big Segment
+membership that is not cached from the Big Segment store (both in the reactor's thread pool; see
+``_read_then`` and ``_with_big_segments``).
 """
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 from twisted.internet.defer import Deferred, fail, gatherResults, succeed
 
@@ -18,6 +19,8 @@ from ldfast.client import ClientBase, _NullDataSource
 from ldfast.config import DEFAULT_BASE_URI, Config, HTTPConfig
 from ldfast.context import to_context
 from ldfast.evaluation import EvaluationDetail, FeatureFlagsState
+from ldfast.migrations.tracker import OpTracker, _valid_default_stage
+from ldfast.migrations.types import Stage
 
 # A TwistedLDClient is usually built in a reactor callback: the modules it may need are imported
 # here, with this module, so its constructor never spends tens of milliseconds importing on the
@@ -35,6 +38,10 @@ import ldfast.flag_tracker  # noqa: E402,F401  isort:skip
 import ldfast.interfaces  # noqa: E402,F401  isort:skip
 
 log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT = 4.0
+"""Longest time, in seconds, before ``TwistedLDClient.close()`` fires, whatever the network does
+(the events are delivered and the data source stopped within it when the servers answer)."""
 
 
 class TwistedConfig(Config):
@@ -85,13 +92,11 @@ class TwistedLDClient(ClientBase):
         self._events: Any = None
         self._start_events()
         self._data_source = _NullDataSource(False)
+        self._register_plugins()  # (before the data source starts, as the official SDK)
         if self._offline:
             log.info("Started LaunchDarkly client in offline mode")
         elif config.use_ldd:
-            self._data_source = _NullDataSource(True)
-            when = getattr(self._store, "_when_initialized", None)
-            if when is not None:  # wait_for_initialization fires once the store has seen $inited
-                when(lambda: self._reactor.callFromThread(self._initialized))
+            self._data_source = _NullDataSource(True)  # daemon mode: serves what the store holds
         else:
             self._start_source()
 
@@ -117,22 +122,50 @@ class TwistedLDClient(ClientBase):
         self._bs_kinds: Optional[tuple] = None  # (the store's segments_generation, the kinds)
         self._core.big_segments = self._pinned_lookup
 
-    def _big_segment_keys(self, context: Any) -> list:
-        """The keys of the context's kinds that some (generation-bearing) Big Segment uses."""
-        generation = self._store.segments_generation
-        cached = self._bs_kinds
-        if cached is not None and cached[0] == generation:
-            kinds = cached[1]
+    def _big_segment_keys(self, context: Any, flag: Any = None) -> list:
+        """The keys of the context's kinds that a (generation-bearing) Big Segment uses: the Big
+        Segments ``flag`` can reach (through its rules, its segments' rules and its prerequisites),
+        or, without a flag (all flags), every Big Segment in the store."""
+        if flag is not None:
+            kinds: Any = self._reachable_big_segment_kinds(flag)
         else:
-            kinds = frozenset(s.unbounded_context_kind or "user" for s in list(self._store._segments.values())
-                              if s.unbounded and not s.deleted and s.generation is not None)
-            self._bs_kinds = (generation, kinds)
+            generation = self._store.segments_generation
+            cached = self._bs_kinds
+            if cached is not None and cached[0] == generation:
+                kinds = cached[1]
+            else:
+                kinds = tuple(dict.fromkeys(_big_segment_kind(s) for s in list(self._store._segments.values())
+                                            if _is_big_segment(s)))
+                self._bs_kinds = (generation, kinds)
         keys = []
         for kind in kinds:
             c = context.get_individual_context(kind)
             if c is not None and c.key not in keys:
                 keys.append(c.key)
         return keys
+
+    def _reachable_big_segment_kinds(self, flag: Any) -> list:
+        """The context kinds of the Big Segments that evaluating ``flag`` may query, in the order
+        the evaluation meets them (prerequisites first, then the rules' segments, depth first)."""
+        flags, segments = self._store._flags, self._store._segments
+        kinds: list = []
+        seen: set = set()
+        stack: list = [("f", flag)]
+        while stack:
+            what, item = stack.pop()
+            if item is None or (what, item.key) in seen:
+                continue
+            seen.add((what, item.key))
+            if what == "f":
+                if item.pending:  # (a streamed put's flag not yet parsed)
+                    item.materialize()
+                stack.extend(("s", segments.get(k)) for k in reversed(item.segment_keys))
+                stack.extend(("f", flags.get(p.key)) for p in reversed(item.prerequisites))
+                continue
+            if _is_big_segment(item) and _big_segment_kind(item) not in kinds:
+                kinds.append(_big_segment_kind(item))
+            stack.extend(("s", segments.get(k)) for k in reversed(item.segment_keys))
+        return kinds
 
     def _pinned_lookup(self, key: str) -> Any:
         pinned = self._bs_pinned
@@ -164,6 +197,7 @@ class TwistedLDClient(ClientBase):
         (``context`` is ``user`` converted once, or ``user`` itself if it cannot be)."""
         if self._core.offline or self._closed:
             return succeed(evaluate(user))
+        flag = None
         if flag_key is not None:
             flag = self._store._flags.get(flag_key)
             if flag is not None and flag.pending:  # (a streamed put's flag not yet parsed)
@@ -179,7 +213,7 @@ class TwistedLDClient(ClientBase):
         manager = self._big_segment_manager
         pinned: dict = {}
         missing = []
-        for key in self._big_segment_keys(context):
+        for key in self._big_segment_keys(context, flag):
             found = manager.cached(key)
             if found is None:
                 missing.append(key)
@@ -230,7 +264,10 @@ class TwistedLDClient(ClientBase):
         if config.update_processor_class is not None:
             import threading
 
+            from ldfast._custom_store import DataSourceUpdateSinkImpl
+
             ready = threading.Event()
+            config._data_source_update_sink = DataSourceUpdateSinkImpl(self._store, self._status)
             self._data_source = config.update_processor_class(config, self._store, ready)
             self._data_source.start()
             if self._data_source.initialized():
@@ -313,7 +350,7 @@ class TwistedLDClient(ClientBase):
                 close_store(timeout=0)  # signal only: never wait on the reactor thread
             except Exception:
                 log.exception("Error closing the feature store")
-        return gatherResults(parts).addCallback(lambda _: None)
+        return _within(self._reactor, gatherResults(parts), CLOSE_TIMEOUT, "closing the client")
 
     def _stop_big_segments(self, timeout: float = 2.0) -> "Deferred[None]":
         """End the status poll (without waiting for it) and stop the store in a thread, bounded."""
@@ -324,32 +361,107 @@ class TwistedLDClient(ClientBase):
         if not hasattr(self._reactor, "getThreadPool"):
             manager.stop_store()
             return succeed(None)
-        done: Deferred[None] = Deferred()
         stopping = deferToThreadPool(self._reactor, self._reactor.getThreadPool(), manager.stop_store)
-        stopping.addBoth(lambda _: done.called or done.callback(None))
+        return _within(self._reactor, stopping, timeout, "stopping the Big Segment store")
 
-        def timed_out() -> None:
-            if not done.called:
-                log.warning("The Big Segment store did not stop within %s s", timeout)
-                done.callback(None)
+    # -- a persistent store's reads ---------------------------------------------------------------
+    #
+    # Over a persistent store that reads through (Redis: ``self._reads``), a flag its cache lacks
+    # (every flag, when it caches nothing; every item for all_flags_state, when due) is read in the
+    # reactor's thread pool first, then evaluated on the reactor from the cache. Never on the
+    # reactor: a cached flag costs one dict lookup.
 
-        call = self._reactor.callLater(timeout, timed_out)
-        done.addBoth(lambda r: (call.active() and call.cancel(), r)[1])
-        return done
+    _reading_done = False  # (set while the evaluation after a read runs: it must not read again)
+
+    def _needs_store_read(self, key: Optional[str]) -> bool:
+        reads = self._reads
+        if self._reading_done or self._core.offline or self._closed:
+            return False
+        return reads.needs_read(key) if key is not None else reads.needs_read_all()
+
+    def _read_then(self, key: Optional[str], method: Any, *args: Any, **kwargs: Any) -> "Deferred[Any]":
+        """``method(*args, **kwargs)``'s Deferred, called on the reactor once the store has read
+        the flag ``key`` (None: every item) in the reactor's thread pool (with no thread pool, e.g.
+        a test clock: at once, from the cache)."""
+        from twisted.internet.threads import deferToThreadPool
+
+        reads = self._reads
+        try:
+            pool = self._reactor.getThreadPool()
+        except Exception:
+            read: Deferred[Any] = succeed(None)
+        else:
+            read = (deferToThreadPool(self._reactor, pool, reads.read, key) if key is not None
+                    else deferToThreadPool(self._reactor, pool, reads.read_all))
+
+        def evaluate(_: Any) -> Any:  # (the reads never raise; a stopped pool: from the cache)
+            self._reading_done = True
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self._reading_done = False
+
+        return read.addBoth(evaluate)
 
     # -- the Deferred API -----------------------------------------------------------------------
 
     def variation(self, key: str, user: Any, default: Any) -> "Deferred[Any]":  # type: ignore[override]
-        """The flag's value for the user/context (a Deferred that has already fired, unless a Big
-        Segment membership must first be fetched from the store)."""
-        if self._big_segment_manager is None:
+        """The flag's value for the user/context (a Deferred that has already fired, unless the
+        flag must first be read from a persistent store, or a Big Segment membership fetched)."""
+        if self._hooks.hooks:
+            return self._with_hooks(key, user, default, "variation", self._variation_as_detail).addCallback(_value)
+        if self._reads is None and self._big_segment_manager is None:  # all in memory: at once
             return succeed(self._core.variation(key, user, default))
-        return self._with_big_segments(user, key, lambda c: self._core.variation(key, c, default))
+        return self._evaluated(key, user, lambda c: self._core.variation(key, c, default))
 
     def variation_detail(self, key: str, user: Any, default: Any) -> "Deferred[EvaluationDetail]":  # type: ignore[override]
-        if self._big_segment_manager is None:
+        if self._hooks.hooks:
+            return self._with_hooks(key, user, default, "variation_detail", self._core.variation_detail)
+        if self._reads is None and self._big_segment_manager is None:
             return succeed(self._core.variation_detail(key, user, default))
-        return self._with_big_segments(user, key, lambda c: self._core.variation_detail(key, c, default))
+        return self._evaluated(key, user, lambda c: self._core.variation_detail(key, c, default))
+
+    def _with_hooks(self, key: str, user: Any, default: Any, method: str,
+                    evaluate: Any) -> "Deferred[EvaluationDetail]":
+        """``evaluate(key, context, default)``'s detail between the hooks' stages: the before stage
+        now, the evaluation once the flag (or a Big Segment membership) is at hand, as ``variation``
+        waits for it, then the after stage."""
+        hooks = self._hooks
+        series, run, data = hooks.before(key, user, default, method)
+
+        def after(detail: EvaluationDetail) -> EvaluationDetail:
+            hooks.after(series, run, data, detail)
+            return detail
+
+        return self._evaluated(key, series.context, lambda c: evaluate(key, c, default)).addCallback(after)
+
+    def migration_variation(self, key: str, user: Any,  # type: ignore[override]
+                            default_stage: Stage) -> "Deferred[Tuple[Stage, OpTracker]]":
+        """A Deferred of the migration flag's ``(stage, tracker)`` (``LDClient.migration_variation``;
+        fired at once unless the flag must first be read from a persistent store, or a Big Segment
+        membership fetched)."""
+        default_stage = _valid_default_stage(default_stage)
+        hooks = self._hooks
+        if not hooks.hooks:
+            return self._evaluated(key, user, lambda c: self._migration_stage(key, c, default_stage)).addCallback(
+                _stage_and_tracker)
+        series, run, data = hooks.before(key, user, default_stage.value, "migration_variation")
+
+        def after(result: Any) -> Any:
+            hooks.after(series, run, data, result[2])
+            return result[0], result[1]
+
+        return self._evaluated(key, series.context,
+                               lambda c: self._migration_stage(key, c, default_stage)).addCallback(after)
+
+    def _evaluated(self, key: str, context: Any, evaluate: Any) -> "Deferred[Any]":
+        """``evaluate(context)``'s Deferred, after a persistent store's read or a Big Segment fetch
+        when the flag needs one (the steps of ``variation``)."""
+        if self._reads is not None and self._needs_store_read(key):
+            return self._read_then(key, self._evaluated, key, context, evaluate)
+        if self._big_segment_manager is None:
+            return succeed(evaluate(context))
+        return self._with_big_segments(context, key, evaluate)
 
     def _flags_parsed(self) -> "Optional[Deferred[None]]":
         """None, or a Deferred firing once the streamed flags still held as text are parsed."""
@@ -359,7 +471,10 @@ class TwistedLDClient(ClientBase):
     def all_flags_state(self, user: Any, **kwargs: Any) -> "Deferred[FeatureFlagsState]":  # type: ignore[override]
         """Every flag's state for the user/context (fired at once, except in the moments after the
         first streamed put, whose flags are parsed in the background: then once they all are, so
-        that parsing thousands of flags never stalls the reactor in one call)."""
+        that parsing thousands of flags never stalls the reactor in one call; or, over a persistent
+        store, once every item is read from it, when due)."""
+        if self._reads is not None and self._needs_store_read(None):
+            return self._read_then(None, self.all_flags_state, user, **kwargs)
         parsed = self._flags_parsed()
         if parsed is not None:
             return parsed.addCallback(lambda _: self.all_flags_state(user, **kwargs))
@@ -370,6 +485,8 @@ class TwistedLDClient(ClientBase):
     def all_flags(self, user: Any = None) -> "Deferred[Optional[dict]]":
         """A Deferred firing with {flag key: value}, or None (and a warning) without a user (see
         :meth:`all_flags_state` for when it waits)."""
+        if self._reads is not None and self._needs_store_read(None):
+            return self._read_then(None, self.all_flags, user)
         parsed = self._flags_parsed()
         if parsed is not None:
             return parsed.addCallback(lambda _: self.all_flags(user))
@@ -383,6 +500,43 @@ class TwistedLDClient(ClientBase):
         if self._events is None:
             return succeed(False)
         return self._events.flush()
+
+
+def _value(detail: EvaluationDetail) -> Any:
+    return detail.value
+
+
+def _stage_and_tracker(result: Any) -> Any:
+    return result[0], result[1]
+
+
+def _within(reactor: Any, d: "Deferred[Any]", timeout: float, what: str) -> "Deferred[None]":
+    """A Deferred firing (with None) when ``d`` does, or after ``timeout`` s at the latest (``d``
+    goes on in the background: its parts have deadlines of their own)."""
+    done: Deferred[None] = Deferred()
+
+    def fire(_: Any) -> None:
+        if call.active():
+            call.cancel()
+        if not done.called:
+            done.callback(None)
+
+    def timed_out() -> None:
+        log.warning("%s did not finish within %s s; going on", what.capitalize(), timeout)
+        if not done.called:
+            done.callback(None)
+
+    call = reactor.callLater(timeout, timed_out)
+    d.addBoth(fire)
+    return done
+
+
+def _is_big_segment(segment: Any) -> bool:
+    return bool(segment.unbounded) and not segment.deleted and segment.generation is not None
+
+
+def _big_segment_kind(segment: Any) -> str:
+    return segment.unbounded_context_kind or "user"
 
 
 def _stop(source: Any) -> "Deferred[None]":

@@ -796,3 +796,42 @@ def test_twisted_big_segment_kinds_follow_a_change_to_segments_alone(server, r, 
         assert client._big_segment_keys(ctx) == []
     finally:
         client.close()
+
+
+def test_twisted_queries_only_the_big_segments_the_flag_can_reach_in_evaluation_order(server, r, prefix):
+    """A flag's evaluation looks up only the keys of the Big Segments it can reach (its rules, its
+    segments' rules, its prerequisites), in the order the evaluation meets them; the contract
+    tests' "no query is done if context kind does not match" and "queries may be done for
+    multiple context kinds" check the same."""
+    from twisted.internet.task import Clock
+
+    from ldfast.twisted import TwistedLDClient
+
+    segments = dict(copy.deepcopy(SEGMENTS))
+    # a plain segment whose rule refers to a Big Segment of the org kind
+    segments["refers-org"] = {"key": "refers-org", "version": 1, "salt": "s5", "included": [], "excluded": [],
+                              "rules": [{"id": "x", "clauses": [{"attribute": "", "op": "segmentMatch",
+                                                                 "values": ["big-org"], "negate": False}]}]}
+    flags = dict(copy.deepcopy(FLAGS))
+    flags["f-nested"] = _flag("f-nested", [_rule("r1", ["refers-org"])])
+    flags["f-order"] = _flag("f-order", [_rule("r1", ["big-user"])], prerequisites=[{"key": "f-org", "variation": 1}])
+    store = RedisBigSegmentStore(url=server.url, prefix=prefix)
+    config = ldfast.Config(update_processor_class=static_source(flags, segments), send_events=False,
+                           big_segments=BigSegmentsConfig(store=store))
+    client = TwistedLDClient("sdk-key", config, reactor=Clock())
+    try:
+        ctx = ldfast.Context.from_dict({"kind": "multi", "user": {"key": "u"}, "org": {"key": "o"}})
+        keys = lambda key: client._big_segment_keys(ctx, client._store._flags[key])  # noqa: E731
+        assert keys("f-org") == ["o"]        # the store's user-kind Big Segment is not reachable
+        assert keys("f-user") == ["u"]
+        assert keys("f-plain") == []
+        assert keys("f-nogen") == []         # no generation: not a queryable Big Segment
+        assert keys("f-nested") == ["o"]     # through a segment's rule
+        assert keys("f-prereq") == ["u"]     # through a prerequisite
+        assert keys("f-order") == ["o", "u"]  # the prerequisite is evaluated before the rules
+        assert keys("f-both") == ["u", "o"]
+        user_only = ldfast.Context.from_dict({"kind": "user", "key": "u"})
+        assert client._big_segment_keys(user_only, client._store._flags["f-org"]) == []
+        assert client._big_segment_keys(ctx) == ["u", "o"]  # all flags: every Big Segment's kind
+    finally:
+        client.close()

@@ -18,7 +18,8 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer
 
 from ldfast.config import Config, HTTPConfig
-from ldfast.events.delivery import RETRY_DELAY, EventSender, event_headers, is_recoverable
+from ldfast._headers import event_headers
+from ldfast.events.delivery import RETRY_DELAY, EventSender, is_recoverable
 from ldfast.version import VERSION
 
 SDK_KEY = "sdk-secret-key-123"

@@ -144,9 +144,8 @@ def test_official_redis_data_evaluates_identically_in_ldfast_daemon_mode(server,
     official = official_daemon(server.url, prefix)
     fast, store = fast_daemon(server.url, prefix)
     try:
-        assert store.refresh(WAIT)
         assert fast.is_initialized()
-        compare_clients(official, fast, flags, contexts, default)
+        compare_clients(official, fast, flags, contexts, default)  # every flag read through on first use
     finally:
         fast.close()
         official.close()
@@ -184,7 +183,7 @@ def test_ldfast_writes_what_an_official_daemon_client_evaluates_identically(serv
             assert changed.wait(WAIT) and store.flush(WAIT)
             ctx = OfficialContext.create("someone")
             assert official.variation(key, ctx, None) == "patched"
-            assert reader._store.refresh(WAIT)
+            # (the ldfast daemon client never evaluated it: read from Redis on first use)
             assert reader.variation(key, ldfast.Context.create("someone"), None) == "patched"
         finally:
             writer.close()
@@ -194,26 +193,24 @@ def test_ldfast_writes_what_an_official_daemon_client_evaluates_identically(serv
 
 # -- daemon mode --------------------------------------------------------------------------------
 
-def test_daemon_mode_initialization_and_no_gating(server):
+def test_daemon_mode_is_initialized_and_serves_redis_with_or_without_inited(server):
+    """As the official client: daemon mode serves whatever Redis holds and says it is initialized
+    ``$inited`` or not (ldfast used to report not initialized until ``$inited`` appeared)."""
     prefix = new_prefix()
     r = redis.Redis.from_url(server.url)
-    client, store = fast_daemon(server.url, prefix, CacheConfig(expiration=0.1))
+    client, store = fast_daemon(server.url, prefix, CacheConfig.disabled())
     official = official_daemon(server.url, prefix)
     try:
-        assert store.refresh(WAIT)
-        assert not client.is_initialized()  # no $inited yet (the official client says True regardless)
+        assert client.is_initialized() and official.is_initialized()
         ctx = ldfast.Context.create("u")
         detail = client.variation_detail("f", ctx, "dflt")
         assert (detail.value, detail.reason) == ("dflt", {"kind": "ERROR", "errorKind": "FLAG_NOT_FOUND"})
-        # a flag without $inited is still evaluated, as the official client does
         r.hset(prefix + ":features", "f", json.dumps(flag("f", 1, "on-value")))
-        assert store.refresh(WAIT)
-        assert client.variation("f", ctx, "dflt") == "on-value"
+        assert client.variation("f", ctx, "dflt") == "on-value"  # no cache: read at once
         assert official.variation("f", OfficialContext.create("u"), "dflt") == "on-value"
-        assert not client.is_initialized()
+        assert not store.initialized and client.is_initialized()
         r.set(prefix + ":$inited", prefix + ":$inited")
-        assert store.refresh(WAIT)
-        assert client.is_initialized()
+        assert store.refresh(WAIT) and store.initialized
         # no stream, no polling: the daemon never asks LaunchDarkly for anything
         assert client._data_source.is_alive() is False
     finally:
@@ -223,8 +220,7 @@ def test_daemon_mode_initialization_and_no_gating(server):
 
 
 def test_daemon_mode_evaluates_the_redis_data_right_after_construction(server):
-    """The official daemon client reads Redis on first use; ldfast's evaluations read the local
-    mirror, so the constructor waits (up to start_wait) for the mirror's first read."""
+    """As the official daemon client, ldfast reads a flag from Redis on its first use."""
     prefix = new_prefix()
     writer = OfficialRedis.new_feature_store(url=server.url, prefix=prefix, caching=OfficialCacheConfig.disabled())
     writer.init({OFFICIAL_FEATURES: {"f": flag("f", 1, "on-value")}, OFFICIAL_SEGMENTS: {}})
@@ -243,7 +239,7 @@ def test_daemon_mode_flag_change_listeners_fire_for_redis_changes(server):
     r.set(prefix + ":$inited", prefix + ":$inited")
     client, store = fast_daemon(server.url, prefix, CacheConfig(expiration=0.1))
     try:
-        assert store.refresh(WAIT)
+        assert client.variation("f", ldfast.Context.create("u"), None) == "a"  # (now cached)
         changes = []
         got = threading.Event()
         client.flag_tracker.add_listener(lambda change: (changes.append(change.key), got.set()))
@@ -263,7 +259,6 @@ def test_unparseable_json_is_malformed_flag_and_the_rest_evaluates(server):
     r.set(prefix + ":$inited", prefix + ":$inited")
     client, store = fast_daemon(server.url, prefix)
     try:
-        assert store.refresh(WAIT)
         ctx = ldfast.Context.create("u")
         bad = client.variation_detail("bad", ctx, "dflt")
         assert (bad.value, bad.reason) == ("dflt", {"kind": "ERROR", "errorKind": "MALFORMED_FLAG"})
@@ -277,6 +272,8 @@ def test_unparseable_json_is_malformed_flag_and_the_rest_evaluates(server):
 
 
 def test_twisted_client_in_daemon_mode(server):
+    """Initialized at once, ``$inited`` or not; a flag it does not cache is read from Redis in the
+    reactor's thread pool, then evaluated on the reactor."""
     from ldfast._reactor import ReactorThread
     from ldfast.twisted import TwistedLDClient
 
@@ -284,16 +281,19 @@ def test_twisted_client_in_daemon_mode(server):
     r = redis.Redis.from_url(server.url)
     store = Redis.new_feature_store(url=server.url, prefix=prefix, caching=CacheConfig(expiration=0.1))
     net = ReactorThread("app")
+    read_on = []
+    read = store.read
+    store.read = lambda key: (read_on.append(net.in_thread()), read(key))[1]
     try:
         client = net.call(lambda: TwistedLDClient(SDK_KEY, Config(use_ldd=True, feature_store=store,
                                                                   send_events=False), reactor=net.reactor))
-        assert not net.call(client.is_initialized)
-        waiting = net.call(lambda: [client.wait_for_initialization(WAIT).addCallback(lambda _: "ready")])[0]
-        r.hset(prefix + ":features", "f", json.dumps(flag("f", 1, "tw")))
-        r.set(prefix + ":$inited", prefix + ":$inited")
-        assert net.call(lambda: waiting, timeout=WAIT + 2) == "ready"
         assert net.call(client.is_initialized)
+        assert net.call(lambda: client.wait_for_initialization(WAIT).addCallback(lambda _: "ready")) == "ready"
+        r.hset(prefix + ":features", "f", json.dumps(flag("f", 1, "tw")))
         assert net.call(client.variation, "f", {"key": "u"}, None) == "tw"
+        assert read_on == [False]  # read once, and not on the reactor
+        assert net.call(client.variation, "f", {"key": "u"}, None) == "tw"
+        assert read_on == [False]  # cached
         net.call(client.close)
     finally:
         net.stop()
@@ -361,19 +361,29 @@ def test_in_memory_store_status_is_always_available():
 
 
 def test_close_is_bounded_when_redis_hangs():
-    """A server that accepts connections and never answers: close() still returns promptly."""
+    """A server that accepts connections and never answers: a flag not cached is read on the
+    calling thread as by the official SDK, so the first such evaluation waits for the socket
+    timeout; then the store is unavailable and the next ones do not wait; close() returns promptly."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
     url = "redis://127.0.0.1:%d/0" % listener.getsockname()[1]
     try:
-        store = Redis.new_feature_store(url=url, prefix=new_prefix())
+        store = Redis.new_feature_store(url=url, prefix=new_prefix(),
+                                        redis_opts={"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
         client = LDClient(Config(SDK_KEY, use_ldd=True, feature_store=store, send_events=False))
-        detail = client.variation_detail("f", ldfast.Context.create("u"), "dflt")  # does not wait on Redis
+        ctx = ldfast.Context.create("u")
+        started = time.monotonic()
+        detail = client.variation_detail("f", ctx, "dflt")
         assert detail.reason == {"kind": "ERROR", "errorKind": "FLAG_NOT_FOUND"}
+        assert time.monotonic() - started < 2.0
+        assert not store.is_available()
+        started = time.monotonic()
+        assert client.variation_detail("g", ctx, "dflt").reason == {"kind": "ERROR", "errorKind": "FLAG_NOT_FOUND"}
+        assert time.monotonic() - started < 0.1
         started = time.monotonic()
         client.close()
-        assert time.monotonic() - started < 4.0  # the socket timeout is 5 s; close waits 2 s at most
+        assert time.monotonic() - started < 4.0  # close waits 2 s at most for the worker
     finally:
         listener.close()
 
@@ -400,7 +410,7 @@ def test_a_forked_child_keeps_refreshing_from_redis(server):
     r.set(prefix + ":$inited", prefix + ":$inited")
     client, store = fast_daemon(server.url, prefix, CacheConfig(expiration=0.1))
     try:
-        assert store.refresh(WAIT)
+        assert client.variation("f", ldfast.Context.create("u"), None) == "before"  # (now cached)
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: its worker thread was not forked; the store restarts it by itself
@@ -426,9 +436,10 @@ def test_a_forked_child_keeps_refreshing_from_redis(server):
 
 
 def test_a_hung_redis_never_blocks_the_reactor():
-    """Redis accepts connections and never answers (5 s socket timeouts): a TwistedLDClient
-    streaming from the fake LaunchDarkly still initializes, applies patches and evaluates, and its
-    reactor never stalls for anything like a Redis timeout."""
+    """Redis accepts connections and never answers (2 s socket timeouts): a TwistedLDClient
+    streaming from the fake LaunchDarkly still initializes, applies patches and evaluates (a flag
+    it does not cache, once its read in the thread pool has failed), and its reactor never stalls
+    for anything like a Redis timeout."""
     from twisted.internet.task import LoopingCall
 
     from ldfast._reactor import ReactorThread
@@ -438,7 +449,8 @@ def test_a_hung_redis_never_blocks_the_reactor():
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
     url = "redis://127.0.0.1:%d/0" % listener.getsockname()[1]
-    store = Redis.new_feature_store(url=url, prefix=new_prefix())
+    store = Redis.new_feature_store(url=url, prefix=new_prefix(),
+                                    redis_opts={"socket_timeout": 2.0, "socket_connect_timeout": 2.0})
     net = ReactorThread("app")
     gaps = []
     last = [time.monotonic()]
@@ -456,6 +468,10 @@ def test_a_hung_redis_never_blocks_the_reactor():
             client = net.call(lambda: TwistedLDClient(config=config, reactor=net.reactor))
             net.call(client.wait_for_initialization, WAIT, timeout=WAIT + 2)
             assert net.call(client.variation, "f", {"key": "u"}, None) == "one"
+            missing = net.call(lambda: [client.variation_detail("missing", {"key": "u"}, "dflt")])[0]
+            assert not net.call(lambda: missing.called)  # its read of Redis hangs, in the thread pool
+            detail = net.call(lambda: missing, timeout=WAIT)
+            assert (detail.value, detail.reason) == ("dflt", {"kind": "ERROR", "errorKind": "FLAG_NOT_FOUND"})
             changed = threading.Event()
             store.add_change_listener(lambda keys: changed.set())
             fake.patch(FEATURES, flag("f", 2, "two"))

@@ -1,9 +1,11 @@
 """The Redis feature store against a real redis-server: LaunchDarkly's exact layout and commands
-(compared with the official SDK's store), version rules, tombstones, the refresher and caching
-modes, concurrent writers, outages and the status they report."""
+(compared with the official SDK's store), version rules, tombstones, the read-through cache and
+its caching modes (LaunchDarkly's persistent-store contract), concurrent writers, outages and the
+status they report."""
 import json
 import math
 import threading
+import time
 import uuid
 
 import pytest
@@ -108,10 +110,11 @@ def test_cache_config_matches_the_official():
     assert CacheConfig().expiration == 15 and CacheConfig().capacity == 1000
 
 
-def test_the_store_is_a_mirror_the_client_accepts(server, prefix, stores):
+def test_the_store_is_an_in_memory_store_the_client_accepts(server, prefix, stores):
     store = stores(server.url, prefix)
     assert isinstance(store, InMemoryFeatureStore) and isinstance(store, RedisFeatureStore)
     assert store.is_monitoring_enabled() and store.describe_configuration(None) == "Redis"
+    assert store.reads_through and store.caches_reads
 
 
 # -- layout and commands ------------------------------------------------------------------------
@@ -206,111 +209,184 @@ def test_an_older_write_never_overwrites_a_newer_one_in_redis(server, prefix, st
     assert store.get(FEATURES, "f")["variations"][0] == "from-elsewhere"
 
 
-# -- reading: refresher, caching modes ----------------------------------------------------------
+# -- reading: LaunchDarkly's persistent-store contract (a read-through cache over Redis) ---------
+#
+# (These replace the tests of the old local mirror, which loaded whole hashes on a timer: a key
+# written to Redis after the first load went unseen until the next one, an infinite cache never saw
+# a new key at all, and a flag deleted from Redis was written back when $inited went missing.)
 
-def test_a_reader_loads_redis_and_sees_inited(server, prefix, stores):
+def changed(store, key):
+    """An Event set when the store's change listeners hear of flag ``key``."""
+    event = threading.Event()
+    store.add_change_listener(lambda keys: key in keys and event.set())
+    return event
+
+
+def seg_flag(key, version, segment_key):
+    return dict(flag(key, version, "in"), rules=[{"id": "r", "variation": 0, "clauses": [
+        {"attribute": "key", "op": "segmentMatch", "values": [segment_key]}]}], fallthrough={"variation": 1})
+
+
+def test_a_key_not_cached_is_read_with_what_it_depends_on(server, prefix, stores, raw):
+    nested = dict(segment("outer", 1), included=[], rules=[{"id": "r", "clauses": [
+        {"attribute": "key", "op": "segmentMatch", "values": ["inner"]}]}])
     writer = stores(server.url, prefix)
+    writer.init({FEATURES: dict(DATA_FLAGS, sf=seg_flag("sf", 1, "outer")),
+                 SEGMENTS: dict(DATA_SEGMENTS, outer=nested, inner=segment("inner", 2))})
+    assert writer.flush(WAIT)
     reader = stores(server.url, prefix)
-    assert reader.refresh(WAIT)
-    assert not reader.initialized and reader.all(FEATURES) == {}
-    writer.init({FEATURES: DATA_FLAGS, SEGMENTS: DATA_SEGMENTS})
-    assert writer.flush(WAIT)
-    assert reader.refresh(WAIT)
-    assert reader.initialized
-    assert reader.all(FEATURES) == DATA_FLAGS and reader.all(SEGMENTS) == DATA_SEGMENTS
-    assert reader.get(FEATURES, "top") == DATA_FLAGS["top"]
+    assert reader._flags == {} and reader.needs_read("top")
+    reader.read("top")  # its prerequisites come with it, nothing else
+    assert sorted(reader._flags) == ["base", "mid", "top"] and reader._segments == {}
+    assert not reader.needs_read("top") and reader.get(FEATURES, "top") == DATA_FLAGS["top"]
+    reader.read("sf")  # and the segments a flag's rules name, and theirs
+    assert sorted(reader._segments) == ["inner", "outer"]
+    assert reader.get(FEATURES, "solo") == DATA_FLAGS["solo"]  # get() reads through too
+    assert reader.all(SEGMENTS)["seg1"] == DATA_SEGMENTS["seg1"]  # all() reads everything
+    assert sorted(reader.all(FEATURES)) == sorted(list(DATA_FLAGS) + ["sf"])
 
 
-def test_refresher_applies_changes_parses_only_changed_items_and_drops_removed_ones(server, prefix, stores, raw):
+def test_a_key_redis_lacks_is_cached_as_absent_until_it_expires(server, prefix, stores, raw):
+    reader = stores(server.url, prefix, caching=CacheConfig(expiration=0.3))
+    assert reader.get(FEATURES, "late") is None
+    assert not reader.needs_read("late")  # the miss is cached: no Redis read per evaluation
+    appeared = changed(reader, "late")
+    raw.hset(prefix + ":features", "late", json.dumps(flag("late", 1)))
+    assert reader.get(FEATURES, "late") is None  # until the entry expires
+    assert appeared.wait(WAIT)
+    assert reader.get(FEATURES, "late") == flag("late", 1)
+
+
+def test_absent_keys_are_bounded_by_capacity(server, prefix, stores):
+    reader = stores(server.url, prefix, caching=CacheConfig(expiration=3600, capacity=3))
+    for i in range(5):
+        reader.read("missing-%d" % i)
+    assert sorted(reader._flags) == ["missing-2", "missing-3", "missing-4"]  # the oldest forgotten
+    assert reader.needs_read("missing-0") and not reader.needs_read("missing-4")
+
+
+def test_expired_entries_are_read_again_parsing_only_changed_json(server, prefix, stores, raw):
     writer = stores(server.url, prefix)
     writer.init({FEATURES: DATA_FLAGS, SEGMENTS: DATA_SEGMENTS})
     assert writer.flush(WAIT)
-    reader = stores(server.url, prefix, caching=CacheConfig(expiration=3600))
-    assert reader.refresh(WAIT)
+    reader = stores(server.url, prefix, caching=CacheConfig(expiration=0.3))
+    reader.read("top")
+    reader.read("solo")
     before = dict(reader._flags)
-    changes = []
-    reader.add_change_listener(lambda keys: changes.append(sorted(keys)))
+    solo_changed, top_changed = changed(reader, "solo"), changed(reader, "top")
     writer.upsert(FEATURES, flag("solo", 2, "v2"))
     raw.hdel(prefix + ":features", "top")  # as a re-init without it would
-    assert writer.flush(WAIT) and reader.refresh(WAIT)
+    assert writer.flush(WAIT)
+    assert reader.get(FEATURES, "solo")["variations"][0] == "ü"  # served from the cache until it expires
+    assert solo_changed.wait(WAIT) and top_changed.wait(WAIT)
     assert reader.get(FEATURES, "solo")["variations"][0] == "v2"
-    assert reader.get(FEATURES, "top") is None and "top" not in reader._flags
+    assert reader.get(FEATURES, "top") is None and reader._flags["top"].deleted  # gone from Redis: gone
     for key in ("base", "mid"):  # unchanged JSON: the very same parsed object
         assert reader._flags[key] is before[key]
-    assert sorted(k for keys in changes for k in keys) == ["solo", "top"]
 
 
-def test_refresher_never_applies_an_older_version(server, prefix, stores, raw):
+def test_an_entry_is_not_read_again_before_it_expires(server, prefix, stores, raw):
+    writer = stores(server.url, prefix)
+    writer.init({FEATURES: {"f": flag("f", 1, "old")}, SEGMENTS: {}})
+    assert writer.flush(WAIT)
+    reader = stores(server.url, prefix, caching=CacheConfig(expiration=3600))
+    assert reader.get(FEATURES, "f")["variations"][0] == "old"
+    raw.hset(prefix + ":features", "f", json.dumps(flag("f", 2, "new")))
+    assert reader.get(FEATURES, "f")["variations"][0] == "old"  # cached: no Redis read
+    assert reader.refresh(WAIT)  # (read every entry again now)
+    assert reader.get(FEATURES, "f")["variations"][0] == "new"
+
+
+def test_an_expired_entry_shows_what_redis_holds_even_an_older_version(server, prefix, stores, raw):
+    """The database is the truth, as for the official SDK (the old mirror kept the newer version)."""
     writer = stores(server.url, prefix)
     writer.init({FEATURES: {"f": flag("f", 5, "v5")}, SEGMENTS: {}})
     assert writer.flush(WAIT)
     raw.hset(prefix + ":features", "f", json.dumps(flag("f", 4, "v4")))
     assert writer.refresh(WAIT)
-    assert writer.get(FEATURES, "f")["variations"][0] == "v5"
+    assert writer.get(FEATURES, "f")["variations"][0] == "v4"
 
 
-def test_short_expiration_refreshes_by_itself(server, prefix, stores, raw):
-    writer = stores(server.url, prefix)
-    writer.init({FEATURES: {"f": flag("f", 1, "old")}, SEGMENTS: {}})
-    assert writer.flush(WAIT)
-    reader = stores(server.url, prefix, caching=CacheConfig(expiration=0.2))
-    assert reader.refresh(WAIT)
-    seen = threading.Event()
-    reader.add_change_listener(lambda keys: "f" in keys and seen.set())
-    raw.hset(prefix + ":features", "f", json.dumps(flag("f", 2, "new")))
-    assert seen.wait(WAIT), "the refresher did not pick up the change"
-    assert reader.get(FEATURES, "f")["variations"][0] == "new"
+def test_a_read_never_undoes_a_write_of_ours_not_yet_in_redis(server, prefix, stores, raw):
+    store = stores(server.url, prefix)
+    store.init({FEATURES: {"f": flag("f", 1, "one")}, SEGMENTS: {}})
+    assert store.flush(WAIT)
+    old_json = raw.hget(prefix + ":features", "f")
+    began = store._r_gen  # a read of Redis begins, and finds v1 ...
+    store.upsert(FEATURES, flag("f", 2, "two"))  # ... while our v2 is queued
+    store._apply([store._parse({"features": {"f": old_json}})], began)
+    assert store.get(FEATURES, "f")["variations"][0] == "two"
+    assert store.flush(WAIT)  # and once it is written, a read begun before the write still loses
+    store._apply([store._parse({"features": {"f": old_json}})], began)
+    assert store.get(FEATURES, "f")["variations"][0] == "two"
 
 
-def test_long_expiration_keeps_serving_the_mirror(server, prefix, stores, raw):
-    writer = stores(server.url, prefix)
-    writer.init({FEATURES: {"f": flag("f", 1, "old")}, SEGMENTS: {}})
-    assert writer.flush(WAIT)
-    reader = stores(server.url, prefix, caching=CacheConfig(expiration=3600))
-    assert reader.refresh(WAIT)
-    raw.hset(prefix + ":features", "f", json.dumps(flag("f", 2, "new")))
-    assert reader.get(FEATURES, "f")["variations"][0] == "old"  # no Redis read on get
-    assert reader.refresh(WAIT)
-    assert reader.get(FEATURES, "f")["variations"][0] == "new"
-
-
-def test_infinite_cache_loads_once_and_never_rereads(server, prefix, stores, raw):
+def test_infinite_cache_never_reads_a_cached_key_again_but_reads_a_new_one(server, prefix, stores, raw):
     writer = stores(server.url, prefix)
     writer.init({FEATURES: {"f": flag("f", 1, "old")}, SEGMENTS: {}})
     assert writer.flush(WAIT)
     forever = stores(server.url, prefix, caching=CacheConfig(expiration=float("inf")))
     quick = stores(server.url, prefix, caching=CacheConfig(expiration=0.05))
-    assert forever.refresh(WAIT) and quick.refresh(WAIT)
-    changed_forever = threading.Event()
-    changed_quick = threading.Event()
-    forever.add_change_listener(lambda keys: changed_forever.set())
-    quick.add_change_listener(lambda keys: changed_quick.set())
+    assert forever.get(FEATURES, "f") == quick.get(FEATURES, "f") == flag("f", 1, "old")
+    changed_forever, changed_quick = changed(forever, "f"), changed(quick, "f")
     raw.hset(prefix + ":features", "f", json.dumps(flag("f", 2, "new")))
+    raw.hset(prefix + ":features", "g", json.dumps(flag("g", 1, "gee")))
     assert changed_quick.wait(WAIT)
-    assert not changed_forever.wait(0.5)  # ten refresh periods of the other store
+    assert not changed_forever.wait(0.5)  # ten expiration periods of the other store
     assert forever.get(FEATURES, "f")["variations"][0] == "old"
+    assert forever.get(FEATURES, "g")["variations"][0] == "gee"  # not cached: read
 
 
-def test_disabled_cache_still_refreshes(server, prefix, stores, raw):
+def test_disabled_cache_reads_redis_on_every_read(server, prefix, stores, raw):
     writer = stores(server.url, prefix)
     writer.init({FEATURES: {"f": flag("f", 1, "old")}, SEGMENTS: {}})
     assert writer.flush(WAIT)
     reader = stores(server.url, prefix, caching=CacheConfig.disabled())
-    assert reader.refresh(WAIT)
-    seen = threading.Event()
-    reader.add_change_listener(lambda keys: seen.set())
+    assert not reader.caches_reads and reader.needs_read("f")
+    assert reader.get(FEATURES, "f")["variations"][0] == "old"
+    assert reader.needs_read("f")  # always
     raw.hset(prefix + ":features", "f", json.dumps(flag("f", 2, "new")))
-    assert seen.wait(WAIT)
+    assert reader.get(FEATURES, "f")["variations"][0] == "new"
+    raw.hdel(prefix + ":features", "f")
+    assert reader.get(FEATURES, "f") is None
+    # flag change listeners still hear of changes (the worker reads the entries every second)
+    back = changed(reader, "f")
+    raw.hset(prefix + ":features", "f", json.dumps(flag("f", 3, "back")))
+    assert back.wait(WAIT)
+
+
+def test_data_dropped_from_redis_is_not_written_back_and_expires(server, prefix, stores, raw):
+    """Without an outage, a writer never puts back what vanished from Redis (the old mirror wrote
+    everything again when $inited went missing, and kept serving the vanished flags)."""
+    store = stores(server.url, prefix, caching=CacheConfig(expiration=0.3))
+    store.init({FEATURES: {"f": flag("f", 1)}, SEGMENTS: {}})
+    assert store.flush(WAIT)
+    gone = changed(store, "f")
+    raw.delete(prefix + ":features", prefix + ":$inited")
+    assert gone.wait(WAIT)
+    assert store.get(FEATURES, "f") is None
+    assert store.refresh(WAIT) and store.flush(WAIT)
+    assert raw.keys(prefix + ":*") == [] and store.initialized  # (initialized stays true)
+
+
+def test_initialized_once_inited_is_seen(server, prefix, stores, raw):
+    reader = stores(server.url, prefix)
+    assert reader.refresh(WAIT)
+    assert not reader.initialized and reader.all(FEATURES) == {}
+    raw.set(prefix + ":$inited", prefix + ":$inited")
+    assert reader.refresh(WAIT)
+    assert reader.initialized
 
 
 def test_unparseable_json_is_one_malformed_item(server, prefix, stores, raw):
     raw.hset(prefix + ":features", mapping={"bad": b"{not json", "good": json.dumps(flag("good", 1)),
-                                            "array": b"[1, 2]"})
+                                            "array": b"[1, 2]", "binary": b"\xff\xfe"})
     raw.set(prefix + ":$inited", prefix + ":$inited")
     reader = stores(server.url, prefix)
-    assert reader.refresh(WAIT)
-    assert reader._flags["bad"].error is not None and reader._flags["array"].error is not None
-    assert reader._flags["good"].error is None
+    for key in ("bad", "good", "array", "binary"):
+        reader.read(key)
+    assert all(reader._flags[k].error is not None for k in ("bad", "array", "binary"))
+    assert reader._flags["good"].error is None and reader.is_available()
     # fixed in Redis: the item becomes good again (whatever its version)
     raw.hset(prefix + ":features", "bad", json.dumps(flag("bad", 1)))
     assert reader.refresh(WAIT)
@@ -406,7 +482,38 @@ def test_outage_queues_writes_reports_status_and_recovers(prefix, stores, caplog
     assert len(warnings) == 1, "one warning per outage, not one per retry"
 
 
-def test_redis_that_lost_its_data_gets_the_whole_mirror_again(prefix, stores):
+def test_during_an_outage_expired_entries_keep_serving_and_a_miss_does_not_wait(prefix, stores):
+    """Beyond the contract: the official SDK serves defaults once its cache expires during an
+    outage; ldfast keeps serving the last known flags, and a key it does not cache is not found at
+    once (Redis is not asked until it is back)."""
+    with RedisServer(keep_data=True) as srv:
+        writer = stores(srv.url, prefix)
+        writer.init({FEATURES: {"f": flag("f", 1, "one")}, SEGMENTS: {}})
+        assert writer.flush(WAIT)
+        reader = stores(srv.url, prefix, caching=CacheConfig(expiration=0.2))
+        sink = RecordingSink()
+        reader._attach_status_sink(sink)
+        assert reader.get(FEATURES, "f")["variations"][0] == "one"
+        srv.stop()
+        assert sink.wait_for(1) == [DataStoreStatus(False, False)]  # its next read of f failed
+        assert not reader.refresh(0.5)  # (meanwhile, more expiration periods pass)
+        assert reader.get(FEATURES, "f")["variations"][0] == "one"
+        started = time.monotonic()
+        assert reader.get(FEATURES, "other") is None
+        assert time.monotonic() - started < 0.1
+        assert reader.needs_read("other") is False  # (nothing is read during an outage ...)
+        srv.start()
+        assert sink.wait_for(3)[1:] == [DataStoreStatus(True, True), DataStoreStatus(True, False)]
+        assert reader.needs_read("other")  # (... and "other" was not cached as absent)
+        now_two = changed(reader, "f")
+        r = redis.Redis.from_url(srv.url)
+        r.hset(prefix + ":features", "f", json.dumps(flag("f", 2, "two")))
+        r.close()
+        assert now_two.wait(WAIT)
+        assert reader.get(FEATURES, "f")["variations"][0] == "two"
+
+
+def test_redis_that_lost_its_data_gets_the_whole_cache_again(prefix, stores):
     with RedisServer() as srv:  # no persistence: a restart comes back empty
         store = stores(srv.url, prefix)
         sink = RecordingSink()

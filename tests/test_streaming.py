@@ -376,6 +376,24 @@ def test_unknown_events_and_paths_are_ignored_with_a_warning(caplog):
                         "Delete for unknown path", "Unhandled event in stream processor: message"]
 
 
+def test_patch_or_delete_of_an_unknown_kind_is_ignored_whatever_its_item(caplog):
+    """The contract's "patch event with unrecognized path kind": only the item of a known kind must
+    be valid; the stream goes on and the next patch is applied."""
+    h = Harness()
+    r = h.connect_with_put([flag("a", 1)])
+    with caplog.at_level(logging.WARNING, logger="ldfast.datasource.streaming"):
+        r.push(sse("patch", {"path": "/cats/Jack", "data": {}}),
+               sse("patch", {"path": "/cats/Jack", "data": {"key": 1, "version": "x"}}),
+               sse("delete", {"path": "/cats/Jack", "version": "no"}),
+               sse("delete", {"path": "/cats/Jack", "version": None}),
+               sse("patch", {"path": "flags/a", "data": {}}),  # no leading slash: no known kind
+               patch("flags", flag("a", 2)))
+    assert h.store.get(FEATURES, "a")["version"] == 2
+    assert not r.aborted and len(h.requests) == 1 and h.states() == [ST.VALID]
+    assert [rec.getMessage() for rec in caplog.records] == ["Patch for unknown path"] * 2 + [
+        "Delete for unknown path"] * 2 + ["Patch for unknown path"]
+
+
 def test_store_without_init_preprocessed_gets_raw_init():
     class RawStore:
         initialized = False
@@ -555,6 +573,18 @@ BAD_MESSAGES = [
     pytest.param(sse("patch", {"data": flag("a", 9, SECRETPAYLOAD=1)}), id="patch-no-path"),
     pytest.param(sse("delete", {"path": "/flags/a", "version": "9", "x": "SECRETPAYLOAD"}), id="delete-bad-version"),
     pytest.param(sse("delete", '["SECRETPAYLOAD"]'), id="delete-not-object"),
+    # the contract's "well-formed JSON not matching schema" for a known kind
+    pytest.param(sse("patch", {"path": "/flags/x", "data": True, "x": "SECRETPAYLOAD"}), id="patch-data-true"),
+    pytest.param(sse("patch", {"path": "/flags/x", "data": {}, "x": "SECRETPAYLOAD"}), id="patch-empty-item"),
+    pytest.param(sse("patch", {"path": "/segments/x", "data": {"key": "x", "version": 1.0, "SECRETPAYLOAD": 1}}),
+                 id="patch-float-version"),
+    pytest.param(sse("delete", {"path": "/segments/x", "version": None, "x": "SECRETPAYLOAD"}), id="delete-null-version"),
+    # what every message needs, whatever its path (as the official SDK: path, and data or version)
+    pytest.param(sse("patch", {"path": 7, "data": flag("a", 9, SECRETPAYLOAD=1)}), id="patch-path-not-string"),
+    pytest.param(sse("patch", {"path": "/cats/x", "data": "SECRETPAYLOAD"}), id="patch-unknown-kind-data-not-object"),
+    pytest.param(sse("patch", {"path": "/cats/x", "SECRETPAYLOAD": 1}), id="patch-unknown-kind-no-data"),
+    pytest.param(sse("delete", {"path": "/cats/x", "SECRETPAYLOAD": 1}), id="delete-unknown-kind-no-version"),
+    pytest.param(sse("delete", {"version": 3, "SECRETPAYLOAD": 1}), id="delete-no-path"),
 ]
 
 

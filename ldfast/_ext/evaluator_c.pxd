@@ -45,6 +45,7 @@ cdef class ClientCore:
     cdef public object check_ready
     cdef public object big_segments
     cdef public Recorder events
+    cdef public object read_missing
     cpdef object variation(self, object key, object context, object default)
     cpdef EvaluationDetail variation_detail(self, object key, object context, object default)
     @cython.locals(flags=dict, flag=Flag, store=object, events=Recorder, prerequisites=list, detail=EvaluationDetail)

@@ -339,7 +339,7 @@ class ClientCore:
     ``check_ready(what)`` is asked while ``ready`` is False (it sets ``ready`` once data is in).
     """
 
-    __slots__ = ("store", "defaults", "offline", "ready", "check_ready", "big_segments", "events")
+    __slots__ = ("store", "defaults", "offline", "ready", "check_ready", "big_segments", "events", "read_missing")
 
     def __init__(self, store: Any, defaults: dict, offline: bool, check_ready: Callable[[str], bool],
                  big_segments: Optional[BigSegmentsLookup]):
@@ -350,6 +350,7 @@ class ClientCore:
         self.check_ready = check_ready
         self.big_segments = big_segments
         self.events = None
+        self.read_missing = None
 
     def variation(self, key: str, context: Any, default: Any) -> Any:
         """The flag's value for the context, or ``default`` if it cannot be evaluated."""
@@ -386,6 +387,10 @@ class ClientCore:
         store = self.store
         flags = store._flags
         flag = flags.get(key)
+        if flag is None and self.read_missing is not None:  # a persistent store reads it into its cache
+            self.read_missing(key)
+            flags = store._flags
+            flag = flags.get(key)
         if flag is not None and flag._pending is not None:  # a streamed put's flag not yet parsed
             flag.materialize()
         if flag is None or flag.deleted:

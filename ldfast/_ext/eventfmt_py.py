@@ -8,8 +8,9 @@ is the official SDK's once parsed (same events, same keys in the same order); th
 in spelling (orjson writes UTF-8 rather than ``\\u`` escapes, ``1e16`` rather than ``1e+16``).
 
 Context formatting applies private attribute redaction (configured references plus each
-context's own, top-level and nested) and, for ``feature`` and ``custom`` events, the redaction of
-anonymous contexts. Within one payload a context object is formatted once per redaction mode.
+context's own, top-level and nested) and, for ``feature``, ``custom`` and ``migration_op`` events,
+the redaction of anonymous contexts. An input with ``output_event(context)`` (``migration_op``,
+``ldfast.events.migration``) writes its own event around its formatted context. Within one payload a context object is formatted once per redaction mode.
 """
 from __future__ import annotations
 
@@ -283,6 +284,9 @@ class EventOutputFormatter:
         if kind is _EventInputIdentify:
             return {"kind": "identify", "creationDate": e.timestamp,
                     "context": self._context(e.context, False, plain, fragment)}
+        output_event = getattr(e, "output_event", None)
+        if output_event is not None:  # an input that writes its own event (migration_op), context redacted here
+            return output_event(self._context(e.context, True, redacted, fragment))
         raise TypeError("not an analytics event: %r" % (e,))
 
 

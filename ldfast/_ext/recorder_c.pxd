@@ -153,6 +153,8 @@ cdef class Recorder:
     cdef _recorded_evaluation(self, EventInputEvaluation event)
     @cython.locals(context=Context, lock=object)
     cdef _identify(self, EventInputIdentify event)
+    @cython.locals(context=Context, lock=object)
+    cdef _unindexed(self, object event)
     @cython.locals(indexable=Context, lock=object, index=object)
     cdef _other(self, EventInputCustom event)
     cdef Context _note(self, Context context)

@@ -389,8 +389,8 @@ class Outbox:
     def process(self, inbox: Any, n: int, now_ms: Any, server_ms: Any, random: Any) -> None:
         """Turn up to ``n`` inputs from the recorder's ``inbox`` into output events: index events as
         they are; an evaluation tracked becomes a full event, and a debug event while its flag's
-        ``debugEventsUntilDate`` is later than both ``now_ms`` and ``server_ms``; identify and custom
-        events are full events. Full and debug events are sampled (``random``)."""
+        ``debugEventsUntilDate`` is later than both ``now_ms`` and ``server_ms``; identify, custom
+        and passed-through events are full events. Full and debug events are sampled (``random``)."""
         popleft = inbox.popleft
         for i in range(n):
             try:
@@ -416,6 +416,9 @@ class Outbox:
             if until is not None and _window_open(until, now_ms, server_ms) and sample(ratio, random):
                 self.add(DebugEvent(ev))
         elif kind is EventInputIdentify or kind is EventInputCustom:
+            if sample(event.sampling_ratio, random):
+                self.add(event)
+        elif hasattr(event, "output_event"):  # passed through (Recorder.record)
             if sample(event.sampling_ratio, random):
                 self.add(event)
         else:
@@ -573,7 +576,11 @@ class Recorder:
 
     def record(self, event: Any) -> None:
         """Record any event input (``EventInputEvaluation``, ``EventInputIdentify``,
-        ``EventInputCustom``) made elsewhere, with its own timestamp."""
+        ``EventInputCustom``) made elsewhere, with its own timestamp; or an input that writes its
+        own output event (it has ``output_event``: a ``migration_op`` event,
+        ``ldfast.events.migration``), passed through as it is: its ``context`` is noted in the
+        key cache but never has an index event, and the processor keeps it when sampled
+        (``sampling_ratio``)."""
         if not self.enabled:
             return
         kind = type(event)
@@ -583,6 +590,8 @@ class Recorder:
             self._identify(event)
         elif kind is EventInputCustom:
             self._other(event)
+        elif hasattr(event, "output_event"):
+            self._unindexed(event)
         else:
             log.warning("Ignored an analytics event input of unknown type %s", kind.__name__)
 
@@ -728,6 +737,20 @@ class Recorder:
             lock.acquire()
         try:
             self._note(context)  # an identify marks its context seen but never has an index event
+        finally:
+            if lock is not None:
+                lock.release()
+        self._queue(None, event)
+
+    def _unindexed(self, event: Any) -> None:
+        context = event.context
+        if self._omit_anonymous:
+            context = _without_anonymous(context)
+        lock = self._lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            self._note(context)  # seen, but never with an index event (as the official SDK's migration_op)
         finally:
             if lock is not None:
                 lock.release()

@@ -1,12 +1,12 @@
-"""The streaming data source's parts: request headers, one connection's state, its body protocol.
+"""The streaming data source's parts: one connection's state, its body protocol.
 
-Split from ``ldfast.datasource.streaming`` (which re-exports ``stream_headers``); nothing here
-does I/O by itself.
+Split from ``ldfast.datasource.streaming``; nothing here does I/O by itself. (The request
+headers are built by ``ldfast._headers``.)
 """
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Protocol, connectionDone
@@ -15,36 +15,11 @@ from twisted.web.client import ResponseFailed
 
 from ldfast.datasource.sse import SSEParser
 from ldfast.datasource.status import DataSourceErrorInfo
-from ldfast.version import VERSION
 
 if TYPE_CHECKING:
     from ldfast.datasource.streaming import StreamingDataSource
 
 log = logging.getLogger("ldfast.datasource.streaming")
-
-
-def stream_headers(config: Any) -> Dict[str, str]:
-    """The request headers of the stream (without Last-Event-ID), as the official SDK sends them."""
-    headers = {"Authorization": config.sdk_key or "", "User-Agent": "PythonClient/" + VERSION}
-    instance_id = getattr(config, "_instance_id", None)
-    if instance_id:
-        headers["X-LaunchDarkly-Instance-Id"] = instance_id
-    app = config.application or {}
-    tags = []
-    if app.get("id"):
-        tags.append("application-id/%s" % app["id"])
-    if app.get("version"):
-        tags.append("application-version/%s" % app["version"])
-    if tags:
-        headers["X-LaunchDarkly-Tags"] = " ".join(tags)
-    if isinstance(config.wrapper_name, str) and config.wrapper_name:
-        wrapper = config.wrapper_name
-        if isinstance(config.wrapper_version, str) and config.wrapper_version:
-            wrapper += "/" + config.wrapper_version
-        headers["X-LaunchDarkly-Wrapper"] = wrapper
-    headers["Accept"] = "text/event-stream"
-    headers["Cache-Control"] = "no-cache"
-    return headers
 
 
 class _Connection:
@@ -139,4 +114,4 @@ def _describe(reason: Failure) -> str:
     return reason.getErrorMessage() or reason.type.__name__
 
 
-__all__ = ("stream_headers",)
+__all__ = ()

@@ -15,15 +15,16 @@ from urllib.parse import urlencode
 import treq
 from twisted.internet.defer import CancelledError, Deferred, inlineCallbacks, succeed
 
+from ldfast._headers import poll_headers
 from ldfast.datasource._payload import InvalidData, loads_object, slice_cooperator
 from ldfast.datasource.status import (
     DataSourceErrorInfo,
     DataSourceErrorKind,
     DataSourceState,
     DataSourceStatusProvider,
+    record_environment_id,
 )
 from ldfast._http import make_http_client
-from ldfast.datasource.streaming import stream_headers
 from ldfast.model import parse_flag, parse_segment
 
 log = logging.getLogger(__name__)
@@ -50,12 +51,7 @@ class PollingDataSource:
         if config.payload_filter_key is not None:
             uri += "?" + urlencode({"filter": config.payload_filter_key})
         self._uri = uri
-        headers = stream_headers(config)
-        headers.pop("Accept", None)
-        headers.pop("Cache-Control", None)
-        headers["Content-Type"] = "application/json"
-        headers["Accept-Encoding"] = "gzip"
-        self._headers = headers
+        self._headers = poll_headers(config)
         self._etag: Optional[str] = None
         self._running = False
         self._initialized = False
@@ -126,6 +122,8 @@ class PollingDataSource:
         if not self._running:
             return
         code = response.code
+        if code < 400 and code != 204:
+            record_environment_id(self._status, response.headers)  # X-LD-EnvID, for hooks
         if code == 304:
             self._status.update_status(DataSourceState.VALID, None)
             return

@@ -129,6 +129,16 @@ class DataSourceStatusProvider:
         self._lock = threading.Lock()
         self._status = DataSourceStatus(DataSourceState.INITIALIZING, now(), None)
         self._listeners: List[Listener] = []
+        self._environment_id: Optional[str] = None
+
+    @property
+    def environment_id(self) -> Optional[str]:
+        """The environment id LaunchDarkly last reported (``X-LD-EnvID``), or None (given to hooks)."""
+        return self._environment_id
+
+    def set_environment_id(self, environment_id: str) -> None:
+        """Keep the environment id of a stream or poll response (the sink side, used by data sources)."""
+        self._environment_id = environment_id
 
     @property
     def status(self) -> DataSourceStatus:
@@ -168,6 +178,14 @@ class DataSourceStatusProvider:
                 listener(status)
             except Exception:
                 log.exception("Unexpected error in a data source status listener")
+
+
+def record_environment_id(status: Any, headers: Any) -> None:
+    """Keep the ``X-LD-EnvID`` header of a successful stream or poll response (Twisted ``Headers``)
+    as ``status.environment_id``, as the official SDK does; no header (or an empty one) changes nothing."""
+    values = headers.getRawHeaders(b"x-ld-envid")
+    if values and values[-1]:
+        status.set_environment_id(values[-1].decode("latin-1"))
 
 
 __all__ = ("DataSourceState", "DataSourceErrorKind", "DataSourceErrorInfo", "DataSourceStatus",

@@ -19,8 +19,13 @@ PROTOCOL.md 9.1; everything runs on the reactor thread and nothing blocks it:
   by a background task in slices (``flags_parsed()`` tells when that is done).
   Events that arrive meanwhile are queued and applied, in order, after the swap.
 - ``patch``/``delete`` go to ``store.upsert``/``store.delete`` (the store applies the version rule).
-- A malformed message is logged (never its payload) and drops the connection; the store never sees
-  part of it, and later events of that connection are discarded.
+  One whose path names no known kind (``/flags/``, ``/segments/``) is ignored with a warning, as
+  long as it has a ``path`` and a ``data`` object (patch) or a ``version`` (delete): the stream goes on.
+- A malformed message (bad JSON; a put without ``data.flags``/``data.segments`` objects; a patch
+  without ``path`` or object ``data``, or whose item of a known kind lacks a string ``key`` or an
+  int ``version``; a delete without ``path`` or ``version``, or with a non-int ``version`` for a
+  known kind) is logged (never its payload) and drops the connection; the store never sees part
+  of it, and later events of that connection are discarded.
 - Failures reconnect after :class:`~ldfast.datasource.backoff.Backoff`'s delay with status
   INTERRUPTED. An HTTP status that is not recoverable (401, 403, 404, 405, any 4xx but 400, 408,
   429) stops the source for good: status OFF with the error, one error log, then ``on_failure``
@@ -42,6 +47,7 @@ from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone
 from twisted.web.http import PotentialDataLoss
 
+from ldfast._headers import stream_headers
 from ldfast._http import make_http_client
 from ldfast.datasource._payload import (
     BackgroundParse,
@@ -58,7 +64,6 @@ from ldfast.datasource._stream_parts import (
     _describe,
     _Failed,
     _StreamProtocol,
-    stream_headers,
 )
 from ldfast.datasource.backoff import Backoff
 from ldfast.datasource.sse import Event
@@ -67,6 +72,7 @@ from ldfast.datasource.status import (
     DataSourceErrorKind,
     DataSourceState,
     DataSourceStatusProvider,
+    record_environment_id,
 )
 from ldfast.feature_store import dependency_order_steps
 from ldfast.model import parse_flag, parse_segment, pending_flag
@@ -251,6 +257,7 @@ class StreamingDataSource:
             self._fail(conn, DataSourceErrorKind.UNKNOWN, 0, "Unexpected Content-Type %r" % content_type,
                        "Unexpected Content-Type %r on stream connection" % content_type)
             return
+        record_environment_id(self._status, response.headers)  # X-LD-EnvID, for hooks
         conn.last_data = self._reactor.seconds()
         conn.read_timer = self._reactor.callLater(READ_TIMEOUT, self._check_read, conn)
         response.deliverBody(_StreamProtocol(self, conn))
@@ -545,16 +552,20 @@ class StreamingDataSource:
                 self._handle(conn, event)
 
     def _patch(self, conn: _Connection, data: str) -> None:
+        # The official SDK's order: the message needs a "path" and an object "data" whatever the
+        # path; an unknown kind in the path is then ignored (room for new kinds), and only an item
+        # of a known kind must be a valid item (its key and version checked here, the rest by the store).
         try:
             payload = loads_object(data)
             path = field(payload, "path", str)
             item = field(payload, "data", dict)
-            field(item, "key", str)
-            field(item, "version", int)
+            kind, _ = _target(path)
+            if kind is not None:
+                field(item, "key", str)
+                field(item, "version", int)
         except InvalidData as e:
             self._bad_message(conn, DataSourceErrorKind.INVALID_DATA, str(e), "Invalid patch event: %s" % e)
             return
-        kind, _ = _target(path)
         if kind is None:
             log.warning("Patch for unknown path")
         elif not self._store_call(conn, self._store.upsert, kind, item):
@@ -562,14 +573,18 @@ class StreamingDataSource:
         self._backoff.record_success()
 
     def _delete(self, conn: _Connection, data: str) -> None:
+        # As _patch: "path" and "version" are required; the version must be an int only for a known kind.
         try:
             payload = loads_object(data)
             path = field(payload, "path", str)
-            version = field(payload, "version", int)
+            if "version" not in payload:
+                raise InvalidData('"version" is missing')
+            kind, key = _target(path)
+            if kind is not None:
+                version = field(payload, "version", int)
         except InvalidData as e:
             self._bad_message(conn, DataSourceErrorKind.INVALID_DATA, str(e), "Invalid delete event: %s" % e)
             return
-        kind, key = _target(path)
         if kind is None:
             log.warning("Delete for unknown path")
         elif not self._store_call(conn, self._store.delete, kind, key, version):
@@ -587,4 +602,4 @@ class StreamingDataSource:
             return False
 
 
-__all__ = ("StreamingDataSource", "stream_headers", "READ_TIMEOUT", "STOP_TIMEOUT")
+__all__ = ("StreamingDataSource", "READ_TIMEOUT", "STOP_TIMEOUT")

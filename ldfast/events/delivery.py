@@ -3,8 +3,8 @@
 As the official SDK (``_post_events_with_retry``, PROTOCOL.md 8.6):
 
 - ``POST {events_uri}/bulk`` (analytics) or ``{events_uri}/diagnostic``, a JSON body; the headers
-  of every LaunchDarkly request (``Authorization``, ``User-Agent: PythonClient/<ldfast version>``,
-  tags, wrapper) plus ``Content-Type: application/json``; analytics payloads also carry
+  of every LaunchDarkly request (``ldfast._headers``: ``Authorization``, ``User-Agent``, the
+  client's instance id, tags, wrapper) plus ``Content-Type: application/json``; analytics payloads also carry
   ``X-LaunchDarkly-Event-Schema: 4`` and ``X-LaunchDarkly-Payload-ID`` (a uuid4, the same on the
   retry). With ``enable_event_compression`` the body is gzipped (``Content-Encoding: gzip``).
 - A status below 300 is success. A network error, a timeout, a 3xx (redirects are not followed),
@@ -34,7 +34,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
-from ldfast.datasource.streaming import stream_headers
+from ldfast._headers import event_headers
 from ldfast.events.diagnostics import DIAGNOSTIC_PATH
 
 log = logging.getLogger(__name__)
@@ -53,17 +53,6 @@ def is_recoverable(status: int) -> bool:
 
 def _describe(status: int) -> str:
     return "HTTP error %d%s" % (status, " (invalid SDK key)" if status in (401, 403) else "")
-
-
-def event_headers(config: Any) -> Dict[str, str]:
-    """The headers common to analytics and diagnostic posts (without schema and payload id)."""
-    headers = stream_headers(config)
-    headers.pop("Accept", None)
-    headers.pop("Cache-Control", None)
-    headers["Content-Type"] = "application/json"
-    if config.enable_event_compression:
-        headers["Content-Encoding"] = "gzip"
-    return headers
 
 
 @implementer(IBodyProducer)
@@ -297,4 +286,4 @@ class _Post:
             self.result.callback(ok)
 
 
-__all__ = ("EventSender", "event_headers", "is_recoverable", "BULK_PATH", "RETRY_DELAY")
+__all__ = ("EventSender", "is_recoverable", "BULK_PATH", "RETRY_DELAY")

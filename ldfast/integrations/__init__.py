@@ -5,12 +5,50 @@
 """
 from __future__ import annotations
 
-from typing import Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
+import logging
+from ldfast.config import Config
+from ldfast.feature_store import CacheConfig
+from ldfast.feature_store_helpers import CachingStoreWrapper
 from ldfast.integrations._files import FileDataSourceFactory, PathArg
 from ldfast.integrations._redis import Redis
+from ldfast.interfaces import BigSegmentStore, FeatureStore, UpdateProcessor
 
-__all__ = ("Files", "Redis")
+log = logging.getLogger("ldfast")  # (the package logger, as ``ldclient.integrations.log``)
+
+__all__ = ("CacheConfig", "CachingStoreWrapper", "Consul", "DynamoDB", "Files", "Redis")
+
+
+class Consul:
+    """As ``ldclient.integrations.Consul``; not implemented by ldfast yet (raises)."""
+
+    DEFAULT_PREFIX = "launchdarkly"
+
+    @staticmethod
+    def new_feature_store(host: Optional[str] = None, port: Optional[int] = None, prefix: Optional[str] = None,
+                          consul_opts: Optional[dict] = None, caching: CacheConfig = CacheConfig.default()) -> Any:
+        """Not implemented: raises NotImplementedError (a FeatureStoreCore of your own in a
+        ``CachingStoreWrapper`` works as a persistent store meanwhile)."""
+        raise NotImplementedError("ldfast has no Consul feature store yet; use ldfast.integrations.Redis, "
+                                  "or your own FeatureStoreCore in ldfast.feature_store_helpers.CachingStoreWrapper")
+
+
+class DynamoDB:
+    """As ``ldclient.integrations.DynamoDB``; not implemented by ldfast yet (raises)."""
+
+    @staticmethod
+    def new_feature_store(table_name: str, prefix: Optional[str] = None, dynamodb_opts: Mapping[str, Any] = {},
+                          caching: CacheConfig = CacheConfig.default()) -> Any:
+        """Not implemented: raises NotImplementedError."""
+        raise NotImplementedError("ldfast has no DynamoDB feature store yet; use ldfast.integrations.Redis, "
+                                  "or your own FeatureStoreCore in ldfast.feature_store_helpers.CachingStoreWrapper")
+
+    @staticmethod
+    def new_big_segment_store(table_name: str, prefix: Optional[str] = None,
+                              dynamodb_opts: Mapping[str, Any] = {}) -> Any:
+        """Not implemented: raises NotImplementedError."""
+        raise NotImplementedError("ldfast has no DynamoDB Big Segment store yet; use ldfast.integrations.Redis")
 
 
 class Files:

@@ -1,0 +1,67 @@
+"""The two client faces (``LDClient``, ``TwistedLDClient``) behind one blocking test interface.
+
+``Face("sync")`` drives ``ldfast.LDClient`` as an application would; ``Face("twisted")`` drives
+``ldfast.TwistedLDClient`` on a real reactor in a thread (``ReactorThread``, as ``twistd`` would
+run it), each call made on that reactor and its Deferred waited for, with a bound. Used by tests
+that check one behaviour through every face against the fake LaunchDarkly
+(``tests/support/fake_ld.py``).
+"""
+from __future__ import annotations
+
+from typing import Any, List
+
+from ldfast import Config, LDClient
+from ldfast._reactor import ReactorThread
+from ldfast.twisted import TwistedLDClient
+
+FACES = ("sync", "twisted")
+T = 10.0  # bound of every wait
+
+
+class Face:
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._clients: List[Any] = []
+        self._app = ReactorThread("test-app") if kind == "twisted" else None
+
+    def client(self, config: Config, wait: bool = True) -> Any:
+        """A started client for ``config``; with ``wait``, initialized (or failing the test)."""
+        if self._app is None:
+            client = LDClient(config, start_wait=T if wait else 0)
+            self._clients.append(client)
+            if wait:
+                assert client.is_initialized()
+            return client
+        app = self._app
+        client = app.call(lambda: TwistedLDClient(None, config, reactor=app.reactor))
+        self._clients.append(client)
+        if wait:
+            app.call(client.wait_for_initialization, T, timeout=T + 2)
+        return client
+
+    def _run(self, fn: Any, *args: Any) -> Any:
+        if self._app is None:
+            return fn(*args)
+        return self._app.call(fn, *args, timeout=T)
+
+    def variation(self, client: Any, key: str, context: Any, default: Any) -> Any:
+        return self._run(client.variation, key, context, default)
+
+    def track(self, client: Any, name: str, context: Any) -> None:
+        self._run(client.track, name, context)
+
+    def flush(self, client: Any) -> None:
+        self._run(client.flush)
+
+    def set_offline(self, client: Any) -> None:
+        self._run(client.set_offline)
+
+    def set_online(self, client: Any) -> None:
+        self._run(client.set_online)
+
+    def close(self) -> None:
+        clients, self._clients = self._clients, []
+        for client in clients:
+            self._run(client.close)
+        if self._app is not None:
+            self._app.stop()

@@ -22,3 +22,14 @@ def pytest_collection_modifyitems(config, items):
 def impl(request):
     """Which twin a module-level test targets: "c" (compiled) or "py" (pure Python)."""
     return request.param
+
+
+@pytest.fixture(params=("sync", "twisted"))  # tests.support.faces.FACES
+def face(request):
+    """A behaviour's test through every face: ``LDClient`` or ``TwistedLDClient`` (on a reactor
+    thread) behind one blocking interface (``tests.support.faces.Face``); closed at the end."""
+    from tests.support.faces import Face
+
+    f = Face(request.param)
+    yield f
+    f.close()

@@ -20,7 +20,6 @@ from ldfast import Context
 from ldfast.feature_store import CacheConfig
 from ldfast.feature_store_helpers import CachingStoreWrapper
 from ldfast.interfaces import DataSourceErrorInfo, DataSourceErrorKind, DataSourceState
-from tests.support.faces import FACES, Face
 
 FLAGS = {
     "base": {"key": "base", "version": 1, "on": True, "variations": [False, True], "fallthrough": {"variation": 1},
@@ -148,13 +147,6 @@ OUR_KINDS = (ldfast.versioned_data_kind.FEATURES, ldfast.versioned_data_kind.SEG
 
 def source_of(kinds: Any, report: bool) -> Any:
     return lambda config, store, ready: PushSource(config, store, ready, kinds, report)
-
-
-@pytest.fixture(params=FACES)
-def face(request):
-    f = Face(request.param)
-    yield f
-    f.close()
 
 
 def official_client(store: Any, report: bool = False) -> Any:

@@ -17,7 +17,6 @@ from ldfast import Config
 from ldfast._headers import USER_AGENT, base_headers, event_headers, poll_headers, stream_headers
 from ldfast.context import Context
 from ldfast.version import VERSION
-from tests.support.faces import FACES, Face
 from tests.support.fake_ld import FakeLaunchDarklyThread
 
 SDK_KEY = "sdk-headers-key-1"
@@ -138,13 +137,6 @@ def test_with_instance_id_is_a_copy_with_a_new_uuid4():
 def fake():
     with FakeLaunchDarklyThread({"f": FLAG}) as f:
         yield f
-
-
-@pytest.fixture(params=FACES)
-def face(request):
-    f = Face(request.param)
-    yield f
-    f.close()
 
 
 def config_for(fake, **options):

@@ -12,7 +12,6 @@ import pytest
 from ldfast import Config
 from ldfast.context import Context
 from ldfast.feature_store import InMemoryFeatureStore
-from tests.support.faces import FACES, Face
 from tests.support.fake_ld import FakeLaunchDarklyThread
 
 SDK_KEY = "sdk-validation-key-1"
@@ -58,13 +57,6 @@ class ObservedStore(InMemoryFeatureStore):
 def fake():
     with FakeLaunchDarklyThread({"flag": flag("flag", 1, "v1")}) as f:
         yield f
-
-
-@pytest.fixture(params=FACES)
-def face(request):
-    f = Face(request.param)
-    yield f
-    f.close()
 
 
 def start(face, fake):

@@ -33,3 +33,22 @@ def face(request):
     f = Face(request.param)
     yield f
     f.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A real redis-server on a free loopback port, one per test module (the Redis tests)."""
+    from tests.support.redis_server import RedisServer
+
+    with RedisServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def raw(server):
+    """A redis-py connection to ``server``, for writing and reading what the SDKs see."""
+    import redis
+
+    r = redis.Redis.from_url(server.url)
+    yield r
+    r.close()

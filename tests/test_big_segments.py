@@ -34,13 +34,6 @@ from tests.support.redis_server import RedisServer
 NOW_MS = lambda: int(time.time() * 1000)  # noqa: E731
 
 
-@pytest.fixture(scope="module")
-def server():
-    s = RedisServer().start()
-    yield s
-    s.close()
-
-
 @pytest.fixture
 def prefix():
     return "bs-" + uuid.uuid4().hex[:8]

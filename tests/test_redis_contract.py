@@ -56,22 +56,9 @@ def face(request):
     f.close()
 
 
-@pytest.fixture(scope="module")
-def server():
-    with RedisServer() as srv:
-        yield srv
-
-
 @pytest.fixture
 def prefix():
     return "c-%s" % uuid.uuid4().hex[:10]
-
-
-@pytest.fixture
-def raw(server):
-    r = redis.Redis.from_url(server.url)
-    yield r
-    r.close()
 
 
 def flag(key, version, value):

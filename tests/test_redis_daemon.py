@@ -43,12 +43,6 @@ CONTEXTS = 6
 DEFAULTS = ["dflt", None, 0]
 
 
-@pytest.fixture(scope="module")
-def server():
-    with RedisServer() as srv:
-        yield srv
-
-
 @pytest.fixture(scope="module", autouse=True)
 def quiet_sdk_logs():
     with helpers.quiet_sdk_logs():

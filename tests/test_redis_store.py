@@ -30,22 +30,9 @@ except ImportError:  # pragma: no cover
 WAIT = 10.0
 
 
-@pytest.fixture(scope="module")
-def server():
-    with RedisServer() as srv:
-        yield srv
-
-
 @pytest.fixture
 def prefix():
     return "t-%s" % uuid.uuid4().hex[:10]
-
-
-@pytest.fixture
-def raw(server):
-    r = redis.Redis.from_url(server.url)
-    yield r
-    r.close()
 
 
 @pytest.fixture

@@ -322,6 +322,40 @@ def _all_flags_case(count: int):
     return setup
 
 
+def _bootstrap_case(impl: str):
+    """The bootstrap for LaunchDarkly's JavaScript SDK: the client-side flags with reasons, as JSON."""
+    flags, segments = all_flags_data(ALL_FLAGS_COUNT)
+    for i, key in enumerate(sorted(flags)):  # half of them client-side, as a typical bootstrap
+        flags[key]["clientSide"] = i % 2 == 0
+    client = make_client(impl, flags, segments)
+    ctx = context_class(impl).from_dict(copy.deepcopy(USER))
+
+    def call() -> str:
+        return client.all_flags_state(ctx, client_side_only=True, with_reasons=True).to_json_string()
+
+    def answer(text: str) -> Any:
+        import json
+        return json.loads(text)
+
+    return call, answer, client
+
+
+def _dict_user_case(impl: str):
+    """The rule-heavy variation with a plain user dict per call, as a server gets it from a request:
+    ldfast takes the dict itself; the official SDK needs ``Context.from_dict`` first."""
+    client = make_client(impl, *base_data())
+    user = copy.deepcopy(USER)
+    if impl == "ldfast":
+        return functools.partial(client.variation, HEAVY_KEY, user, "default"), _same, client
+    from_dict = ldclient.context.Context.from_dict
+    variation = client.variation
+
+    def call() -> Any:
+        return variation(HEAVY_KEY, from_dict(user), "default")
+
+    return call, _same, client
+
+
 def _bucketing_case(impl: str):
     """One rollout bucket of the benchmark user for the rule-heavy flag, straight from each SDK's
     bucketing function. ldfast encodes the ``key.salt.`` prefix once, when a flag is stored, so it is
@@ -348,6 +382,8 @@ CASES: Tuple[Case, ...] = (
     Case("all_flags_state", "all_flags_state (60 flags, with_reasons)", True, _all_flags_case(ALL_FLAGS_COUNT)),
     Case("all_flags_state_1000", "all_flags_state (1,000 flags, with_reasons)", True,
          _all_flags_case(MANY_FLAGS_COUNT), max_repeat=9),
+    Case("bootstrap_json", "bootstrap JSON (30 client-side flags of 60, with reasons)", True, _bootstrap_case),
+    Case("dict_user_variation", "rule-heavy variation, a user dict per call", True, _dict_user_case),
     Case("context_from_dict", "Context.from_dict", False, _context_case),
     Case("bucketing", "bucketing (one computation)", False, _bucketing_case),
 )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import time
+
+import orjson
 from typing import Any, Dict, List, Optional
 
 from ldfast._ext.model import EvaluationDetail, error_reason
@@ -87,7 +89,15 @@ class FeatureFlagsState:
         return ret
 
     def to_json_string(self) -> str:
-        return json.dumps(self.to_json_dict())
+        """The JSON of ``to_json_dict()`` (e.g. the bootstrap for LaunchDarkly's JavaScript SDK):
+        the same data as the official SDK's ``json.dumps``, written compactly by orjson (non-ASCII
+        as UTF-8, not ``\\u`` escapes); a value orjson cannot write (an integer beyond 64 bits)
+        falls back to ``json.dumps``."""
+        data = self.to_json_dict()
+        try:
+            return orjson.dumps(data).decode()
+        except TypeError:
+            return json.dumps(data)
 
     def __getstate__(self) -> dict:
         return self.to_json_dict()

@@ -1,4 +1,5 @@
 """Client surface: all_flags_state options, legacy forms, secure mode hash, shared client, config checks."""
+import json
 import time
 
 import pytest
@@ -45,7 +46,9 @@ def test_all_flags_state_options(client):
     tracked = client.all_flags_state(ctx, with_reasons=True, details_only_for_tracked_flags=True).to_json_dict()["$flagsState"]
     assert tracked["f1"] == {"variation": 0}                      # untracked: no version, no reason
     assert "version" in tracked["f2"] and "version" in tracked["f4"]
-    assert client.all_flags_state(ctx).to_json_string().startswith('{"f1": true')
+    state = client.all_flags_state(ctx, with_reasons=True)
+    text = state.to_json_string()  # compact JSON (orjson) of the same data as the official json.dumps
+    assert text.startswith('{"f1":true') and json.loads(text) == json.loads(json.dumps(state.to_json_dict()))
     assert not client.all_flags_state({"nokey": 1}).valid
 
 
@@ -118,3 +121,15 @@ def test_poll_interval_minimum_and_uri_normalisation():
     assert c.poll_interval == 30 and c.base_uri == "http://x" and c.stream_uri == "https://stream.launchdarkly.com/all"
     assert Config("bad key!").sdk_key == ""
     assert Config(offline=True, send_events=True).send_events is False
+
+
+def test_flags_state_json_writes_any_value_the_official_sdk_writes():
+    from ldfast.evaluation import FeatureFlagsState
+
+    state = FeatureFlagsState(True)
+    state.add_flag({"key": "big", "value": 2 ** 70, "variation": 0, "reason": None, "version": 1}, False, False)
+    state.add_flag({"key": "ü", "value": "ñ", "variation": 1, "reason": {"kind": "OFF"}, "version": 2}, True, False)
+    assert json.loads(state.to_json_string()) == json.loads(json.dumps(state.to_json_dict()))  # 2**70: json.dumps
+    state = FeatureFlagsState(True)
+    state.add_flag({"key": "ü", "value": "ñ", "variation": 1, "reason": {"kind": "OFF"}, "version": 2}, True, False)
+    assert state.to_json_string() == '{"ü":"ñ","$flagsState":{"ü":{"reason":{"kind":"OFF"},"version":2,"variation":1}},"$valid":true}'

@@ -1,4 +1,6 @@
 # Types for compiling context_py.py as context_c (context_c.py links to context_py.py).
+cimport cython
+
 cdef class Context:
     cdef public str _kind
     cdef public object _key
@@ -22,6 +24,27 @@ cdef class ContextBuilder:
     cdef public bint _cow_private
     cdef public bint _allow_empty
 
+cdef class DictContexts:
+    cdef tuple _last
+    @cython.locals(last=tuple, items=dict)
+    cpdef Context convert(self, object value)
+
 cdef class ContextMultiBuilder:
     cdef public list _contexts
     cdef public bint _cow
+
+
+@cython.locals(code=Py_ssize_t, names=dict, attributes=dict, private=list)
+cpdef Context _single_from_dict(object props, object kind)
+
+@cython.locals(code=Py_ssize_t, ccode=Py_ssize_t, names=dict, attributes=dict, private=list, has_key=bint,
+               anonymous=object)
+cpdef Context _from_old_user(object user)
+
+@cython.locals(c=Context)
+cpdef Context _new_single(str kind, object key, object name, object anonymous, dict attributes, list private,
+                          bint allow_empty_key)
+
+cpdef Context _from_dict(object props)
+
+cdef dict _put(dict attributes, object name, object value)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, Iterable, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 _INVALID_KIND = re.compile(r"[^-a-zA-Z0-9._]")
 _OLD_USER_STRING_ATTRS = ("firstName", "lastName", "email", "country", "avatar", "ip")
@@ -145,20 +145,7 @@ class Context:
     @classmethod
     def from_dict(cls, props: dict) -> "Context":
         """A context from its JSON form (``kind`` is required, as in the 9.x SDK)."""
-        if props is None:
-            return _error_context("Cannot use None as a context")
-        kind = props.get("kind")
-        if not isinstance(kind, str):
-            return _type_error("kind")
-        if kind == "multi":
-            b = ContextMultiBuilder()
-            for k, v in props.items():
-                if k != "kind":
-                    if not isinstance(v, dict):
-                        return _type_error(k)
-                    b.add(_single_from_dict(v, k))
-            return b.build()
-        return _single_from_dict(props, kind)
+        return _from_dict(props)
 
     @classmethod
     def from_user_dict(cls, user: dict) -> "Context":
@@ -321,12 +308,98 @@ def _type_error(prop: str) -> Context:
     return _error_context('invalid data type for "%s"' % prop)
 
 
+def _new_single(kind: str, key: str, name: Optional[str], anonymous: bool, attributes: Optional[dict],
+                private: Optional[List[str]], allow_empty_key: bool) -> Context:
+    """A single-kind context from checked parts, as ``Context(...)`` makes it, without the builder
+    (the conversion of a dict per evaluation call is on the serving path)."""
+    if kind != "user":
+        kind_error = _kind_error(kind)
+        if kind_error is not None:
+            return _error_context(kind_error)
+    if key == "" and not allow_empty_key:
+        return _error_context("context key must not be None or empty")
+    c = Context.__new__(Context)
+    c._kind = kind
+    c._key = key
+    c._name = name
+    c._anonymous = anonymous
+    c._attributes = attributes
+    c._private = private
+    c._multi = None
+    c._by_kind = None
+    c._full_key = key if kind == "user" else "%s:%s" % (kind, _escape_key(key))
+    c._error = None
+    return c
+
+
+# What each name means in a context's JSON form and in an old-style user: one hash lookup per
+# attribute instead of a chain of string comparisons (the conversion runs on every call that passes
+# a dict). 0: a custom attribute.
+_KEY, _KIND, _NAME, _ANONYMOUS, _META, _EMPTY, _CUSTOM, _PRIVATE_NAMES, _OLD_STRING = range(1, 10)
+_JSON_NAMES = {"key": _KEY, "kind": _KIND, "name": _NAME, "anonymous": _ANONYMOUS, "_meta": _META, "": _EMPTY}
+_USER_NAMES = dict(_JSON_NAMES, custom=_CUSTOM, privateAttributeNames=_PRIVATE_NAMES,
+                   **{name: _OLD_STRING for name in _OLD_USER_STRING_ATTRS})
+
+
+def _from_dict(props: dict) -> Context:
+    if props is None:
+        return _error_context("Cannot use None as a context")
+    kind = props.get("kind")
+    if not isinstance(kind, str):
+        return _type_error("kind")
+    if kind == "multi":
+        b = ContextMultiBuilder()
+        for k, v in props.items():
+            if k != "kind":
+                if not isinstance(v, dict):
+                    return _type_error(k)
+                b.add(_single_from_dict(v, k))
+        return b.build()
+    return _single_from_dict(props, kind)
+
+
+def _put(attributes: Optional[Dict[str, Any]], name: Any, value: Any) -> Dict[str, Any]:
+    """``ContextBuilder.set`` of a custom attribute: None removes it."""
+    if attributes is None:
+        attributes = {}
+    if value is None:
+        attributes.pop(name, None)
+    else:
+        attributes[name] = value
+    return attributes
+
+
 def _single_from_dict(props: dict, kind: Optional[str]) -> Context:
-    b = ContextBuilder("")
-    if kind is not None:
-        b.kind(kind)
+    """One kind's JSON form: what ``ContextBuilder.try_set`` allows, attribute by attribute."""
+    if kind is None:
+        kind = "user"
+    key = ""
+    name = None
+    anonymous = False
+    attributes: Optional[Dict[str, Any]] = None
+    private: Optional[List[str]] = None
+    names = _JSON_NAMES
     for k, v in props.items():
-        if k == "_meta":
+        code = names.get(k, 0)
+        if code == 0:
+            attributes = _put(attributes, k, v)
+        elif code == _KEY:
+            if not isinstance(v, str):
+                return _type_error(k)
+            key = v
+        elif code == _KIND:
+            if not isinstance(v, str):
+                return _type_error(k)
+            kind = v
+        elif code == _NAME:
+            if v is not None and not isinstance(v, str):
+                return _type_error(k)
+            name = v
+        elif code == _ANONYMOUS:
+            if not isinstance(v, bool):
+                return _type_error(k)
+            anonymous = v
+        elif code == _META:
             if v is None:
                 continue
             if not isinstance(v, dict):
@@ -338,66 +411,93 @@ def _single_from_dict(props: dict, kind: Optional[str]) -> Context:
                 for pa in p:
                     if not isinstance(pa, str):
                         return _type_error("privateAttributes")
-                    b.private(pa)
-        elif not b.try_set(k, v):
+                    if private is None:
+                        private = []
+                    private.append(pa)
+        else:  # ""
             return _type_error(k)
-    return b.build()
+    return _new_single(kind, key, name, anonymous, attributes, private, False)
 
 
 def _from_old_user(user: dict) -> Context:
     """The 8.x conversion of a user dict without ``kind`` (see PROTOCOL.md 2.5)."""
     if user is None:
         return _error_context("Cannot use None as a context")
-    b = ContextBuilder("")
-    b._allow_empty_key(True)
+    kind = "user"
+    key = ""
     has_key = False
+    name = None
+    anonymous = False
+    attributes: Optional[Dict[str, Any]] = None
+    private: Optional[List[str]] = None
+    names = _USER_NAMES
     for k, v in user.items():
-        if k == "key":
+        code = names.get(k, 0)
+        if code == 0:
+            attributes = _put(attributes, k, v)
+        elif code == _KEY:
             if not isinstance(v, str):
                 return _type_error(k)
-            b.key(v)
+            key = v
             has_key = True
-        elif k == "name":
-            if v is None:
-                continue
+        elif code == _META or code == _EMPTY or v is None:
+            continue
+        elif code == _OLD_STRING:
             if not isinstance(v, str):
                 return _type_error(k)
-            b.name(v)
-        elif k in _OLD_USER_STRING_ATTRS:
-            if v is None:
-                continue
+            if attributes is None:
+                attributes = {}
+            attributes[k] = v
+        elif code == _NAME:
             if not isinstance(v, str):
                 return _type_error(k)
-            b.set(k, v)
-        elif k == "anonymous":
-            if v is None:
-                continue
+            name = v
+        elif code == _ANONYMOUS:
             if not isinstance(v, bool):
                 return _type_error(k)
-            b.anonymous(v)
-        elif k == "custom":
-            if v is None:
-                continue
+            anonymous = v
+        elif code == _CUSTOM:
             if not isinstance(v, dict):
                 return _type_error(k)
             for ck, cv in v.items():
-                b.set(ck, cv)
-        elif k == "privateAttributeNames":
-            if v is None:
-                continue
+                ccode = names.get(ck, 0)
+                if ccode == _META or ccode == _EMPTY:
+                    continue  # the builder refuses these names
+                if ccode == _KEY or ccode == _KIND or ccode == _NAME or ccode == _ANONYMOUS:
+                    kind, key, name, anonymous = _apply_builtin(ck, cv, kind, key, name, anonymous)
+                    continue
+                attributes = _put(attributes, ck, cv)
+        elif code == _PRIVATE_NAMES:
             if not isinstance(v, list):
                 return _type_error(k)
             for pa in v:
                 if not isinstance(pa, str):
                     return _type_error(k)
-                b.private(pa)
-        else:
-            if k == "_meta" or k == "":
-                continue
-            b.set(k, v)
-    if not has_key:
-        b._allow_empty_key(False)
-    return b.build()
+                if private is None:
+                    private = []
+                private.append(pa)
+        else:  # kind, an extra key that the builder applies as the built-in
+            kind, key, name, anonymous = _apply_builtin(k, v, kind, key, name, anonymous)
+    return _new_single(kind, key, name, anonymous, attributes, private, has_key)
+
+
+def _apply_builtin(name: str, value: Any, kind: str, key: str, user_name: Optional[str],
+                   anonymous: bool) -> Tuple[str, str, Optional[str], bool]:
+    """A user's custom attribute (or extra key) with a built-in's name, applied as
+    ``ContextBuilder.set`` applies it (a custom ``kind`` changes the kind, as in LaunchDarkly 8.x;
+    a value of the wrong type is ignored)."""
+    if name == "key":
+        if isinstance(value, str):
+            key = value
+    elif name == "kind":
+        if isinstance(value, str):
+            kind = value
+    elif name == "name":
+        if value is None or isinstance(value, str):
+            user_name = value
+    elif isinstance(value, bool):  # anonymous
+        anonymous = value
+    return kind, key, user_name, anonymous
 
 
 class ContextBuilder:
@@ -526,6 +626,43 @@ class ContextMultiBuilder:
         return self
 
 
+_ABSENT = object()
+
+
+class DictContexts:
+    """``to_context`` for a client that is given the same user dict for several calls in a row (a
+    request's flags evaluated for one user): the context last made from a dict is reused while that
+    same dict object still holds the same key and value objects (compared by identity, so a value
+    replaced by an equal one still converts again). A dict whose conversion reads a nested container
+    (``_meta``, a multi-context, an old-style user's ``custom`` or ``privateAttributeNames``) is not
+    kept: a change inside it would not be seen. One entry, replaced as a whole (safe to share
+    between threads)."""
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: Tuple[Any, Dict[Any, Any], Optional[Context]] = (_ABSENT, {}, None)  # only dicts are kept
+
+    def convert(self, value: Any) -> Context:
+        if type(value) is Context:
+            return value
+        last = self._last
+        if value is last[0]:
+            items = last[1]
+            if len(value) == len(items):
+                for k, v in items.items():
+                    if value.get(k, _ABSENT) is not v:
+                        break
+                else:
+                    return last[2]  # type: ignore[return-value]
+        context = to_context(value)
+        if type(value) is dict and context._error is None and context._multi is None:
+            if value.get("_meta") is None and ("kind" in value or (
+                    value.get("custom") is None and value.get("privateAttributeNames") is None)):
+                self._last = (value, value.copy(), context)
+        return context
+
+
 def to_context(value: Any) -> Context:
     """What the client accepts as a context: a Context, a context dict, or an old-style user dict."""
     if type(value) is Context:
@@ -534,7 +671,7 @@ def to_context(value: Any) -> Context:
         return value
     if isinstance(value, dict):
         if "kind" in value:
-            return Context.from_dict(value)
+            return _from_dict(value)
         return _from_old_user(value)
     if value is None:
         return _error_context("Cannot use None as a context")

@@ -2,7 +2,7 @@
 cimport cython
 
 from ldfast._ext.bucketing_c cimport bucket_value
-from ldfast._ext.context_c cimport Context
+from ldfast._ext.context_c cimport Context, DictContexts
 from ldfast._ext.model_c cimport (AttrRef, Clause, EvaluationDetail, Flag, Prerequisite, Rollout, Rule, Segment,
                                   SegmentRule, TargetCheck, VariationOrRollout)
 from ldfast._ext.operators_c cimport match_value
@@ -46,6 +46,7 @@ cdef class ClientCore:
     cdef public object big_segments
     cdef public Recorder events
     cdef public object read_missing
+    cdef public DictContexts contexts
     cpdef object variation(self, object key, object context, object default)
     cpdef EvaluationDetail variation_detail(self, object key, object context, object default)
     @cython.locals(flags=dict, flag=Flag, store=object, events=Recorder, prerequisites=list, detail=EvaluationDetail)

@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from ldfast._ext.bucketing import bucket_value
 from ldfast._ext.operators import match_value
 from ldfast._ext.context import Context as _Context
+from ldfast._ext.context import DictContexts as _DictContexts
 from ldfast._ext.context import to_context
 from ldfast._ext.model import MALFORMED, error_reason
 from ldfast._ext.model import EvaluationDetail as _Detail
@@ -339,7 +340,8 @@ class ClientCore:
     ``check_ready(what)`` is asked while ``ready`` is False (it sets ``ready`` once data is in).
     """
 
-    __slots__ = ("store", "defaults", "offline", "ready", "check_ready", "big_segments", "events", "read_missing")
+    __slots__ = ("store", "defaults", "offline", "ready", "check_ready", "big_segments", "events", "read_missing",
+                 "contexts")
 
     def __init__(self, store: Any, defaults: dict, offline: bool, check_ready: Callable[[str], bool],
                  big_segments: Optional[BigSegmentsLookup]):
@@ -351,6 +353,7 @@ class ClientCore:
         self.big_segments = big_segments
         self.events = None
         self.read_missing = None
+        self.contexts = _DictContexts()  # a user dict given for several calls in a row converts once
 
     def variation(self, key: str, context: Any, default: Any) -> Any:
         """The flag's value for the context, or ``default`` if it cannot be evaluated."""
@@ -376,7 +379,7 @@ class ClientCore:
             return _NOT_READY_DETAIL
         events = self.events
         if type(context) is not _Context:
-            context = to_context(context)
+            context = self.contexts.convert(context)
         if not self.ready and not self.check_ready("Feature flag evaluation"):
             if events is not None and context._error is None:
                 events.unknown(key, context, default, _NOT_READY, detailed)

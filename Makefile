@@ -4,12 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ldfast-installed
 
-.PHONY: venv build services test test-c test-py contract-tests demo bench clean
+.PHONY: venv build services test test-c test-py contract-tests typecheck docs demo bench clean
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel Cython
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,docs]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -29,7 +29,16 @@ services:
 test: build services
 	$(PY) -m pytest -q
 	LDFAST_NO_EXTENSIONS=1 $(PY) -m pytest -q --no-c-extensions
+	$(MAKE) typecheck docs
 	$(MAKE) contract-tests
+
+# mypy --strict over the package (config: [tool.mypy] in pyproject.toml; the _py twins are the typed source).
+typecheck: venv
+	$(PY) -m mypy
+
+# The API reference and guides (docs/), warnings as errors; autodoc reads the pure twins.
+docs: venv
+	LDFAST_NO_EXTENSIONS=1 $(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 # LaunchDarkly's contract tests (sdk-test-harness) against tests/contract/service.py, for the sync
 # and the Twisted client, persistence tests included (a redis-server on 6379 is started when the
@@ -51,4 +60,4 @@ bench: build services
 	else echo "serving benchmark skipped: wrk is not installed (apt-get install wrk)"; fi
 
 clean:
-	rm -rf build $(VENV) ldfast/_ext/*.c ldfast/_ext/*.so ldfast/_ext/*.html
+	rm -rf build $(VENV) docs/_build .mypy_cache ldfast/_ext/*.c ldfast/_ext/*.so ldfast/_ext/*.html

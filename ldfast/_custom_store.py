@@ -17,7 +17,7 @@ import logging
 from typing import Any, Dict, List, Optional, Tuple
 
 from ldfast.feature_store import InMemoryFeatureStore, dependency_order
-from ldfast.model import parse_flag, parse_segment
+from ldfast.model import Flag, parse_flag, parse_segment
 from ldfast.versioned_data_kind import FEATURES, SEGMENTS, VersionedDataKind
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class ForeignStore(InMemoryFeatureStore):
                 item = (parse_flag if kind is FEATURES else parse_segment)(raw)
                 if item.error is None:
                     todo.extend((SEGMENTS, k) for k in item.segment_keys)
-                    if kind is FEATURES:
+                    if isinstance(item, Flag):
                         todo.extend((FEATURES, p.key) for p in item.prerequisites if isinstance(p.key, str))
             got.append((kind, key, item))
         with self._lock:
@@ -127,12 +127,13 @@ class ForeignStore(InMemoryFeatureStore):
         self.wrapped.init(all_data)
         super().init(all_data)
 
-    def init_preprocessed(self, flags: Dict[str, Any], segments: Dict[str, Any], ordered: bool = False) -> tuple:
+    def init_preprocessed(self, flags: Dict[str, Any], segments: Dict[str, Any], ordered: bool = False) -> tuple[Any,
+                          ...]:
         self.wrapped.init({FEATURES: {k: f.raw for k, f in flags.items()},
                            SEGMENTS: {k: s.raw for k, s in segments.items()}})
         return super().init_preprocessed(flags, segments, ordered)
 
-    def upsert(self, kind: VersionedDataKind, item: dict) -> bool:
+    def upsert(self, kind: VersionedDataKind, item: dict[str, Any]) -> bool:
         self.wrapped.upsert(kind, item)
         return super().upsert(kind, item)
 
@@ -166,7 +167,7 @@ class DataSourceUpdateSinkImpl:
     def init(self, all_data: Any) -> None:
         self._store.init(all_data)
 
-    def upsert(self, kind: VersionedDataKind, item: dict) -> None:
+    def upsert(self, kind: VersionedDataKind, item: dict[str, Any]) -> None:
         self._store.upsert(kind, item)
 
     def delete(self, kind: VersionedDataKind, key: str, version: int) -> None:

@@ -44,7 +44,8 @@ from urllib.parse import unquote, urlparse
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IStreamClientEndpoint
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,8 @@ class _ProxySettings:
         proxy = self._proxies.get(scheme)
         if proxy is None or self._configured:
             return proxy
-        if urllib.request.proxy_bypass_environment("%s:%d" % (_bracket(host), port), self._environment):
+        if urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]  # real, not in typeshed
+                "%s:%d" % (_bracket(host), port), self._environment):
             return None
         return proxy
 
@@ -205,17 +207,17 @@ class _HostEndpoint:
         from twisted.internet.interfaces import IResolutionReceiver
 
         host = self._host.strip("[]")
-        state = {"attempt": None, "cancelled": False}
+        state: Dict[str, Any] = {"attempt": None, "cancelled": False}
 
-        def cancel(d: Deferred) -> None:
+        def cancel(d: Deferred[Any]) -> None:
             state["cancelled"] = True
             attempt = state["attempt"]
             if attempt is not None:
                 attempt.cancel()
 
-        result: Deferred = Deferred(cancel)
+        result: Deferred[Any] = Deferred(cancel)
 
-        def attempt(addresses: list, last_error: Any) -> None:
+        def attempt(addresses: list[Any], last_error: Any) -> None:
             if state["cancelled"] or result.called:
                 return
             if not addresses:
@@ -249,7 +251,7 @@ class _HostEndpoint:
         if resolver is None:
             result.errback(error.DNSLookupError("the reactor %r has no name resolver" % (self._reactor,)))
             return result
-        found: list = []
+        found: list[Any] = []
 
         @implementer(IResolutionReceiver)
         class _Receiver:
@@ -277,7 +279,8 @@ def _proxy_endpoint(reactor: Any, proxy: _Proxy, policy: Any, timeout: float) ->
     endpoint = _HostEndpoint(reactor, proxy.host, proxy.port, timeout=timeout)
     if proxy.secure:
         creator = policy.creatorForNetloc(_hostname_bytes(proxy.host), proxy.port)
-        endpoint = wrapClientTLS(creator, endpoint, clock=reactor)
+        # zope.interface's @implementer is invisible to mypy without the mypy-zope plugin
+        return wrapClientTLS(creator, endpoint, clock=reactor)  # type: ignore[arg-type]
     return endpoint
 
 
@@ -300,7 +303,7 @@ class _TunnelProtocol(Protocol):
 
     def connectionMade(self) -> None:
         a = self._attempt
-        self.transport.write(a.request)
+        self.transport.write(a.request)  # type: ignore[union-attr,call-arg,misc]  # connected: set; zope method
         self._timer = a.reactor.callLater(a.timeout, self._timed_out)
         a.protocol = self
 
@@ -337,7 +340,7 @@ class _TunnelProtocol(Protocol):
         if rest:
             self._tls.dataReceived(rest)
 
-    def connectionLost(self, reason: Any) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._cancel_timer()
         if self._tls is not None:
             self._tls.connectionLost(reason)
@@ -355,7 +358,7 @@ class _TunnelProtocol(Protocol):
         """Drop the connection to the proxy (before the tunnel opened)."""
         self._cancel_timer()
         self._failed = True
-        self.transport.abortConnection()
+        self.transport.abortConnection()  # type: ignore[union-attr]  # connected: set
 
     def _timed_out(self) -> None:
         self._timer = None
@@ -484,7 +487,8 @@ def make_http_client(reactor: Any, config: Any, persistent: bool = True) -> Any:
                     return _TunnelEndpoint(reactor, proxy_endpoint(proxy), proxy, uri.host, uri.port, creator,
                                            timeout)
                 endpoint = _HostEndpoint(reactor, uri.host, uri.port, timeout=timeout)
-                return wrapClientTLS(creator, endpoint, clock=reactor)
+                # zope.interface's @implementer is invisible to mypy without the mypy-zope plugin
+                return wrapClientTLS(creator, endpoint, clock=reactor)  # type: ignore[arg-type]
             if uri.scheme == b"http":
                 return _HostEndpoint(reactor, uri.host, uri.port, timeout=timeout)
             raise SchemeNotSupported("Unsupported scheme: %r" % (uri.scheme,))
@@ -513,7 +517,8 @@ def make_http_client(reactor: Any, config: Any, persistent: bool = True) -> Any:
                 proxy_agents[proxy] = ProxyAgent(proxy_endpoint(proxy), reactor, pool=pool)
             return proxy_agents[proxy].request(method, uri, headers, bodyProducer)
 
-    return _ReactorBoundClient(HTTPClient(_Dispatch()), reactor)
+    # zope.interface's @implementer is invisible to mypy without the mypy-zope plugin
+    return _ReactorBoundClient(HTTPClient(_Dispatch()), reactor)  # type: ignore[arg-type]
 
 
 class _ReactorBoundClient:

@@ -87,10 +87,10 @@ class ReactorThread:
         if self.in_thread():
             raise RuntimeError("ReactorThread.call from the reactor thread would deadlock")
         done = threading.Event()
-        box: list = []
+        box: list[Any] = []
 
         def run() -> None:
-            d: Deferred = maybeDeferred(fn, *args)
+            d: Deferred[Any] = maybeDeferred(fn, *args)
 
             def finish(result: Any) -> None:
                 box.append(result)

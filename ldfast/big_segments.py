@@ -64,7 +64,7 @@ class BigSegmentStore(metaclass=ABCMeta):
         """The store's state (queried at each status poll; not cached)."""
 
     @abstractmethod
-    def get_membership(self, context_hash: str) -> Optional[dict]:
+    def get_membership(self, context_hash: str) -> Optional[dict[str, Any]]:
         """``{segment ref: included}`` for a hashed context key, or None if it is in no Big Segment."""
 
     @abstractmethod

@@ -215,7 +215,7 @@ class ClientBase:
         from ldfast.datasource.status import DataSourceStatusProvider
 
         self._config = config = config._with_instance_id()  # this client's X-LaunchDarkly-Instance-Id
-        self._offline = config.offline
+        self._offline: bool = config.offline
         self._defaults = config._defaults
         if not self._offline and not config.sdk_key and self._needs_network():
             log.warning("Missing or blank SDK key")
@@ -285,7 +285,8 @@ class ClientBase:
         (``use_ldd``), which serves whatever the store holds, ``$inited`` or not (as the official SDK)."""
         if self._offline or self._config.use_ldd:
             return True
-        return self._data_source.initialized()
+        initialized: bool = self._data_source.initialized()
+        return initialized
 
     @property
     def flag_tracker(self) -> Any:
@@ -375,14 +376,15 @@ class ClientBase:
         dict lookup: _read_first); once one is, the hook path."""
         if self._hooks.hooks:
             # (_variation_as_detail is not the core's own method: its read is done by the wrapper)
-            self.variation = self._hooks.evaluator(  # type: ignore[method-assign]
+            self.variation = self._hooks.evaluator(  # type: ignore[method-assign,assignment]
                 "variation", _read_first(self._reads, self._variation_as_detail), value=True)
-            self.variation_detail = self._hooks.evaluator(  # type: ignore[method-assign]
+            self.variation_detail = self._hooks.evaluator(  # type: ignore[method-assign,assignment]
                 "variation_detail", _read_first(self._reads, self._core.variation_detail, self._core))
         else:
-            self.variation = _read_first(self._reads, self._core.variation, self._core)  # type: ignore[method-assign]
-            self.variation_detail = _read_first(self._reads, self._core.variation_detail,  # type: ignore[method-assign]
-                                                 self._core)
+            self.variation = _read_first(  # type: ignore[method-assign,assignment]
+                self._reads, self._core.variation, self._core)
+            self.variation_detail = _read_first(  # type: ignore[method-assign,assignment]
+                self._reads, self._core.variation_detail, self._core)
 
     def _variation_as_detail(self, key: str, context: Any, default: Any) -> EvaluationDetail:
         """``variation``'s evaluation (and events), as the detail its after-hooks are given: the
@@ -434,7 +436,7 @@ class ClientBase:
                                     bool(details_only), int(time.time() * 1000))
         return state
 
-    def _all_flags(self, context: Any) -> Optional[dict]:
+    def _all_flags(self, context: Any) -> Optional[dict[str, Any]]:
         if context is None:
             log.warning("all_flags() called without a user/context; returning None")
             return None
@@ -539,7 +541,7 @@ def _check_uwsgi() -> None:
         return
     _uwsgi_checked = True
     try:
-        import uwsgi  # type: ignore[import-not-found]  # only importable inside a uWSGI process
+        import uwsgi  # only importable inside a uWSGI process
     except ImportError:
         return
     opt = getattr(uwsgi, "opt", {}) or {}
@@ -719,7 +721,7 @@ class LDClient(ClientBase):
             self._reads.read_all()
         return ClientBase.all_flags_state(self, context, **kwargs)
 
-    def all_flags(self, context: Any = None) -> Optional[dict]:
+    def all_flags(self, context: Any = None) -> Optional[dict[str, Any]]:
         """Legacy: a dict of flag key to value, or None (with a warning) without a valid context."""
         if self._reads is not None and not self._offline and context is not None:
             self._reads.read_all()

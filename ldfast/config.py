@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Callable, Iterable, List, Optional, Protocol
+from typing import Any, Callable, Iterable, List, Optional, Protocol, Tuple, Union
 
 log = logging.getLogger(__name__)
 
@@ -32,24 +32,24 @@ def _check_type(name: str, value: Any, types: Any, allow_none: bool = False) -> 
     return value
 
 
-def _names(types: Any) -> str:
+def _names(types: Union[type, Tuple[type, ...]]) -> str:
     if isinstance(types, tuple):
         return " or ".join(t.__name__ for t in types)
     return types.__name__
 
 
 def _number(name: str, value: Any, minimum: float = 0.0, strictly: bool = False) -> float:
-    _check_type(name, value, (int, float))
-    if value != value or (value <= minimum if strictly else value < minimum):
-        raise ValueError("%s must be %s %s, got %r" % (name, ">" if strictly else ">=", minimum, value))
-    return value
+    number: float = _check_type(name, value, (int, float))
+    if number != number or (number <= minimum if strictly else number < minimum):
+        raise ValueError("%s must be %s %s, got %r" % (name, ">" if strictly else ">=", minimum, number))
+    return number
 
 
 def _uri(name: str, value: Any) -> str:
-    _check_type(name, value, str)
-    if not value.strip():
+    uri: str = _check_type(name, value, str)
+    if not uri.strip():
         raise ValueError("%s must not be empty" % name)
-    return value.rstrip("/")
+    return uri.rstrip("/")
 
 
 def _validate_sdk_key(key: Optional[str]) -> str:
@@ -62,7 +62,7 @@ def _validate_sdk_key(key: Optional[str]) -> str:
     return key
 
 
-def _validate_application(application: Optional[dict]) -> dict:
+def _validate_application(application: Optional[dict[str, Any]]) -> dict[str, Any]:
     """``{"id": ..., "version": ...}`` as the official SDK keeps it (``validate_application_info``):
     a value that is not a string, longer than 64 characters or with a character outside
     ``[-a-zA-Z0-9._]`` becomes ``""`` (with a warning, except for None/absent), and an empty value
@@ -137,7 +137,7 @@ class SdkIdentityConfig(Protocol):
     def sdk_key(self) -> Optional[str]: ...
 
     @property
-    def application(self) -> dict: ...
+    def application(self) -> dict[str, Any]: ...
 
     @property
     def wrapper_name(self) -> Optional[str]: ...
@@ -172,7 +172,7 @@ class Config:
         stream_uri: str = DEFAULT_STREAM_URI,
         stream: bool = True,
         initial_reconnect_delay: float = 1,
-        defaults: Optional[dict] = None,
+        defaults: Optional[dict[str, Any]] = None,
         send_events: Optional[bool] = None,
         update_processor_class: Optional[Callable[..., Any]] = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
@@ -191,7 +191,7 @@ class Config:
         wrapper_version: Optional[str] = None,
         http: Optional[HTTPConfig] = None,
         big_segments: Optional[BigSegmentsConfig] = None,
-        application: Optional[dict] = None,
+        application: Optional[dict[str, Any]] = None,
         hooks: Optional[List[Any]] = None,
         plugins: Optional[List[Any]] = None,
         enable_event_compression: bool = False,

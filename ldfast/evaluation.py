@@ -34,14 +34,14 @@ class FeatureFlagsState:
         self._meta: Dict[str, Any] = {}
         self._valid = valid
 
-    def add_flag(self, flag_state: dict, with_reasons: bool, details_only_if_tracked: bool) -> None:
+    def add_flag(self, flag_state: dict[str, Any], with_reasons: bool, details_only_if_tracked: bool) -> None:
         """Add one flag's state (same dict shape as the official SDK's)."""
         self._add(flag_state["key"], flag_state["value"], flag_state["variation"], flag_state["reason"],
                   flag_state["version"], flag_state.get("prerequisites"),
                   flag_state.get("trackEvents", False), flag_state.get("trackReason", False),
                   flag_state.get("debugEventsUntilDate"), with_reasons, details_only_if_tracked)
 
-    def _add(self, key: str, value: Any, variation: Optional[int], reason: Optional[dict], version: Any,
+    def _add(self, key: str, value: Any, variation: Optional[int], reason: Optional[dict[str, Any]], version: Any,
              prerequisites: Optional[List[str]], track_events: Any, track_reason: bool,
              debug_until: Any, with_reasons: bool, details_only_if_tracked: bool) -> None:
         self._values[key] = value
@@ -75,14 +75,14 @@ class FeatureFlagsState:
     def get_flag_value(self, key: str) -> object:
         return self._values.get(key)
 
-    def get_flag_reason(self, key: str) -> Optional[dict]:
+    def get_flag_reason(self, key: str) -> Optional[dict[str, Any]]:
         meta = self._meta.get(key)
         return None if meta is None else meta.get("reason")
 
-    def to_values_map(self) -> dict:
+    def to_values_map(self) -> dict[str, Any]:
         return self._values
 
-    def to_json_dict(self) -> dict:
+    def to_json_dict(self) -> dict[str, Any]:
         ret = self._values.copy()
         ret["$flagsState"] = self._meta
         ret["$valid"] = self._valid
@@ -99,7 +99,7 @@ class FeatureFlagsState:
         except TypeError:
             return json.dumps(data)
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         return self.to_json_dict()
 
 

@@ -40,7 +40,7 @@ def _ready(item: Any) -> Any:
     return item
 
 
-def _prerequisite_keys(flag: Flag) -> list:
+def _prerequisite_keys(flag: Flag) -> list[Any]:
     if flag.pending:  # (as its text lists them, the same list the parsed flag would give)
         return list(flag.pending_prerequisite_keys())
     if flag.error is None:
@@ -94,9 +94,9 @@ def dependency_order_steps(flags: Dict[str, Flag], out: Dict[str, Flag], step: i
                 out[k] = flag
 
 
-def _dependents(flags: Dict[str, Flag], segments: Dict[str, Segment]) -> Dict[tuple, set]:
+def _dependents(flags: Dict[str, Flag], segments: Dict[str, Segment]) -> Dict[tuple[Any, ...], set[Any]]:
     """(kind, key) -> the (kind, key)s that use it: prerequisites and segmentMatch clauses."""
-    out: Dict[tuple, set] = {}
+    out: Dict[tuple[Any, ...], set[Any]] = {}
     for fkey, flag in flags.items():
         _ready(flag)
         if flag.error is not None or flag.deleted or not flag.uses_state:  # (no prerequisite, no segmentMatch)
@@ -113,7 +113,7 @@ def _dependents(flags: Dict[str, Flag], segments: Dict[str, Segment]) -> Dict[tu
     return out
 
 
-def _changed(old: Dict[str, Any], new: Dict[str, Any]) -> set:
+def _changed(old: Dict[str, Any], new: Dict[str, Any]) -> set[Any]:
     keys = set()
     for k in old.keys() | new.keys():
         a, b = old.get(k), new.get(k)
@@ -134,7 +134,7 @@ class InMemoryFeatureStore:
     """The streaming data source may store a first put's flags as placeholders (``pending_flag``)."""
 
     def __init__(self) -> None:
-        self._change_listeners: list = []
+        self._change_listeners: list[Any] = []
         self._lock = threading.Lock()
         self._flags: Dict[str, Flag] = {}
         self._segments: Dict[str, Segment] = {}
@@ -149,7 +149,7 @@ class InMemoryFeatureStore:
             return self._segments
         raise ValueError("unknown data kind %r" % (kind,))
 
-    def init(self, all_data: Mapping[VersionedDataKind, Mapping[str, dict]]) -> None:
+    def init(self, all_data: Mapping[VersionedDataKind, Mapping[str, dict[str, Any]]]) -> None:
         """Replace all data. Each item is parsed once; a malformed one is kept, marked malformed."""
         flags: Dict[str, Flag] = {}
         segments: Dict[str, Segment] = {}
@@ -167,7 +167,8 @@ class InMemoryFeatureStore:
             self._initialized = True
         self._notify_replaced(old)
 
-    def init_preprocessed(self, flags: Dict[str, Flag], segments: Dict[str, Segment], ordered: bool = False) -> tuple:
+    def init_preprocessed(self, flags: Dict[str, Flag], segments: Dict[str, Segment],
+                          ordered: bool = False) -> tuple[Any, ...]:
         """Replace all data with items already parsed by ``ldfast.model`` (e.g. in reactor-sized chunks).
 
         ``ordered=True`` says ``flags`` is already in :func:`dependency_order` (a reactor can order
@@ -188,7 +189,7 @@ class InMemoryFeatureStore:
         self._notify_replaced(old)
         return old
 
-    def upsert(self, kind: VersionedDataKind, item: dict) -> bool:
+    def upsert(self, kind: VersionedDataKind, item: dict[str, Any]) -> bool:
         """Store an item unless the stored one has the same or a higher version; True if stored."""
         parsed = _parser(kind)(item)
         key = parsed.key
@@ -210,7 +211,8 @@ class InMemoryFeatureStore:
 
     # -- change notification (for the flag tracker) -------------------------------------------
 
-    def add_change_listener(self, listener: Callable[[set], Any], wanted: Optional[Callable[[], bool]] = None) -> None:
+    def add_change_listener(self, listener: Callable[[set[Any]], Any], wanted: Optional[Callable[[],
+                            bool]] = None) -> None:
         """``listener(flag_keys)`` after each update, with every flag affected (dependents too).
 
         ``wanted()``, if given, says whether the listener wants to hear of changes at the moment
@@ -221,7 +223,7 @@ class InMemoryFeatureStore:
     def _listening(self) -> bool:
         return any(wanted is None or wanted() for _, wanted in self._change_listeners)
 
-    def _notify_replaced(self, old: tuple) -> None:
+    def _notify_replaced(self, old: tuple[Any, ...]) -> None:
         if not self._listening():
             return
         if not old[0] and not old[1]:  # the first data set: every flag in it is new
@@ -234,7 +236,7 @@ class InMemoryFeatureStore:
             # dependents under the old data too: a flag that stopped using a changed item changed as well
             self._notify(changed, old)
 
-    def _notify(self, changed: set, old: Any = None) -> None:
+    def _notify(self, changed: set[Any], old: Any = None) -> None:
         graphs = [_dependents(self._flags, self._segments)]
         if old is not None:
             graphs.append(_dependents(old[0], old[1]))
@@ -251,7 +253,7 @@ class InMemoryFeatureStore:
         if flag_keys:
             self._call_listeners(flag_keys)
 
-    def _call_listeners(self, flag_keys: list) -> None:
+    def _call_listeners(self, flag_keys: list[Any]) -> None:
         for listener, _ in list(self._change_listeners):
             try:
                 listener(flag_keys)

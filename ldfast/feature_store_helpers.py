@@ -74,7 +74,7 @@ class CachingStoreWrapper(DiagnosticDescription, FeatureStore):
             expiration = cache_config.expiration
             self._cache = _TTLCache(None if math.isinf(expiration) else expiration, cache_config.capacity)
 
-    def init(self, all_encoded_data: Mapping[VersionedDataKind, Mapping[str, dict]]) -> None:
+    def init(self, all_encoded_data: Mapping[VersionedDataKind, Mapping[str, dict[str, Any]]]) -> None:
         all_data = all_encoded_data
         self._core.init_internal(all_data)
         if self._cache is not None:
@@ -109,7 +109,7 @@ class CachingStoreWrapper(DiagnosticDescription, FeatureStore):
     def delete(self, kind: VersionedDataKind, key: str, version: int) -> None:
         self.upsert(kind, {"key": key, "version": version, "deleted": True})
 
-    def upsert(self, kind: VersionedDataKind, encoded_item: dict) -> None:
+    def upsert(self, kind: VersionedDataKind, encoded_item: dict[str, Any]) -> None:
         item = encoded_item
         stored = self._core.upsert_internal(kind, item)
         if self._cache is not None:

@@ -57,7 +57,7 @@ class Hook(ABC):
         return Metadata(name="UNDEFINED")
 
     @abstractmethod
-    def before_evaluation(self, series_context: EvaluationSeriesContext, data: dict) -> dict:
+    def before_evaluation(self, series_context: EvaluationSeriesContext, data: dict[str, Any]) -> dict[str, Any]:
         """Called synchronously before the flag value is determined.
 
         :param series_context: the evaluation being performed (not mutable)
@@ -67,8 +67,8 @@ class Hook(ABC):
         return data
 
     @abstractmethod
-    def after_evaluation(self, series_context: EvaluationSeriesContext, data: dict,
-                         detail: EvaluationDetail) -> dict:
+    def after_evaluation(self, series_context: EvaluationSeriesContext, data: dict[str, Any],
+                         detail: EvaluationDetail) -> dict[str, Any]:
         """Called synchronously after the flag value is determined.
 
         :param series_context: the evaluation being performed (not mutable)
@@ -119,13 +119,13 @@ class _Hooks:
         self.hooks: Tuple[Hook, ...] = tuple(hooks)
         self._status = status
         self._lock = threading.Lock()
-        self._logged: set = set()  # (id(hook), stage) whose failure was logged at error level
+        self._logged: set[Any] = set()  # (id(hook), stage) whose failure was logged at error level
 
     def add(self, hook: Hook) -> None:
         with self._lock:
             self.hooks = self.hooks + (hook,)
 
-    def before(self, key: str, context: Any, default: Any, method: str) -> Tuple[Any, Tuple[Hook, ...], list]:
+    def before(self, key: str, context: Any, default: Any, method: str) -> Tuple[Any, Tuple[Hook, ...], list[Any]]:
         """Start a series: ``(series_context, hooks, data)``, after every hook's ``before_evaluation``
         (registration order). ``context`` is converted to a ``Context`` here; the evaluation takes
         ``series_context.context``."""
@@ -140,7 +140,7 @@ class _Hooks:
                 data.append({})
         return series, hooks, data
 
-    def after(self, series: Any, hooks: Tuple[Hook, ...], data: list, detail: EvaluationDetail) -> None:
+    def after(self, series: Any, hooks: Tuple[Hook, ...], data: list[Any], detail: EvaluationDetail) -> None:
         """End a series: every hook's ``after_evaluation``, in reverse registration order."""
         for i in range(len(hooks) - 1, -1, -1):
             try:

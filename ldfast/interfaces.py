@@ -184,7 +184,7 @@ class FeatureStore(ABC):
         """``callback({key: item})`` for every live item of ``kind``."""
 
     @abstractmethod
-    def init(self, all_data: Mapping[Any, Mapping[str, dict]]) -> None:
+    def init(self, all_data: Mapping[Any, Mapping[str, dict[str, Any]]]) -> None:
         """Replace everything with ``all_data`` (``{kind: {key: item}}``)."""
 
     @abstractmethod
@@ -192,7 +192,7 @@ class FeatureStore(ABC):
         """Mark the item deleted, if ``version`` is newer than the stored one."""
 
     @abstractmethod
-    def upsert(self, kind: Any, item: dict) -> None:
+    def upsert(self, kind: Any, item: dict[str, Any]) -> None:
         """Add or replace the item, if its version is newer than the stored one."""
 
     @property
@@ -214,19 +214,19 @@ class FeatureStoreCore(ABC):
     ``ldfast.feature_store_helpers.CachingStoreWrapper`` to get a FeatureStore with a cache."""
 
     @abstractmethod
-    def get_internal(self, kind: Any, key: str) -> dict:
+    def get_internal(self, kind: Any, key: str) -> dict[str, Any]:
         """The item (deleted ones included, as placeholders), or None."""
 
     @abstractmethod
-    def get_all_internal(self, callback: Any) -> Mapping[str, dict]:
+    def get_all_internal(self, callback: Any) -> Mapping[str, dict[str, Any]]:
         """Every item of ``kind`` (the official signature names the parameter ``callback``)."""
 
     @abstractmethod
-    def init_internal(self, all_data: Mapping[Any, Mapping[str, dict]]) -> None:
+    def init_internal(self, all_data: Mapping[Any, Mapping[str, dict[str, Any]]]) -> None:
         """Replace everything with ``all_data``."""
 
     @abstractmethod
-    def upsert_internal(self, kind: Any, item: dict) -> dict:
+    def upsert_internal(self, kind: Any, item: dict[str, Any]) -> dict[str, Any]:
         """Store ``item`` if newer; return the item that is stored afterwards."""
 
     @abstractmethod
@@ -283,7 +283,7 @@ class FeatureRequester(ABC):
     def get_all(self) -> None:
         """Deprecated in the official SDK; not used."""
 
-    def get_all_data(self) -> Mapping[Any, Mapping[str, dict]]:  # type: ignore[empty-body]
+    def get_all_data(self) -> Mapping[Any, Mapping[str, dict[str, Any]]]:  # type: ignore[empty-body]
         """``{kind: {key: item}}``."""
 
 
@@ -299,11 +299,11 @@ class DataSourceUpdateSink(ABC):
     """Where a data source of your own puts its data and its status (``config.data_source_update_sink``)."""
 
     @abstractmethod
-    def init(self, all_data: Mapping[Any, Mapping[str, dict]]) -> None:
+    def init(self, all_data: Mapping[Any, Mapping[str, dict[str, Any]]]) -> None:
         """Replace everything with ``all_data``; flag change listeners are notified."""
 
     @abstractmethod
-    def upsert(self, kind: Any, item: dict) -> None:
+    def upsert(self, kind: Any, item: dict[str, Any]) -> None:
         """Add or replace one item."""
 
     @abstractmethod

@@ -11,7 +11,7 @@ membership that is not cached from the Big Segment store (both in the reactor's 
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 from twisted.internet.defer import Deferred, fail, gatherResults, succeed
 
@@ -21,6 +21,9 @@ from ldfast.context import to_context
 from ldfast.evaluation import EvaluationDetail, FeatureFlagsState
 from ldfast.migrations.tracker import OpTracker, _valid_default_stage
 from ldfast.migrations.types import Stage
+
+if TYPE_CHECKING:
+    from ldfast.events.processor import EventProcessor
 
 # A TwistedLDClient is usually built in a reactor callback: the modules it may need are imported
 # here, with this module, so its constructor never spends tens of milliseconds importing on the
@@ -84,12 +87,12 @@ class TwistedLDClient(ClientBase):
             reactor = global_reactor
         self._reactor = reactor
         self._http_client = http_client
-        self._init_waiters: list = []
+        self._init_waiters: list[Any] = []
         self._init_failure: Optional[Any] = None
         self._setup(config, bind_fast_paths=False)
         if self._big_segment_manager is not None:
             self._setup_big_segments()
-        self._events: Any = None
+        self._events: Optional[EventProcessor] = None
         self._start_events()
         self._data_source = _NullDataSource(False)
         self._register_plugins()  # (before the data source starts, as the official SDK)
@@ -118,11 +121,11 @@ class TwistedLDClient(ClientBase):
         return manager
 
     def _setup_big_segments(self) -> None:
-        self._bs_pinned: Optional[dict] = None
-        self._bs_kinds: Optional[tuple] = None  # (the store's segments_generation, the kinds)
+        self._bs_pinned: Optional[dict[str, Any]] = None
+        self._bs_kinds: Optional[tuple[Any, ...]] = None  # (the store's segments_generation, the kinds)
         self._core.big_segments = self._pinned_lookup
 
-    def _big_segment_keys(self, context: Any, flag: Any = None) -> list:
+    def _big_segment_keys(self, context: Any, flag: Any = None) -> list[Any]:
         """The keys of the context's kinds that a (generation-bearing) Big Segment uses: the Big
         Segments ``flag`` can reach (through its rules, its segments' rules and its prerequisites),
         or, without a flag (all flags), every Big Segment in the store."""
@@ -144,13 +147,13 @@ class TwistedLDClient(ClientBase):
                 keys.append(c.key)
         return keys
 
-    def _reachable_big_segment_kinds(self, flag: Any) -> list:
+    def _reachable_big_segment_kinds(self, flag: Any) -> list[Any]:
         """The context kinds of the Big Segments that evaluating ``flag`` may query, in the order
         the evaluation meets them (prerequisites first, then the rules' segments, depth first)."""
         flags, segments = self._store._flags, self._store._segments
-        kinds: list = []
-        seen: set = set()
-        stack: list = [("f", flag)]
+        kinds: list[Any] = []
+        seen: set[Any] = set()
+        stack: list[Any] = [("f", flag)]
         while stack:
             what, item = stack.pop()
             if item is None or (what, item.key) in seen:
@@ -183,7 +186,7 @@ class TwistedLDClient(ClientBase):
             self._fetch_memberships([key]).addErrback(lambda f: None)
         return None, "STORE_ERROR"
 
-    def _fetch_memberships(self, keys: list) -> "Deferred[dict]":
+    def _fetch_memberships(self, keys: list[Any]) -> "Deferred[dict[str, Any]]":
         from twisted.internet.threads import deferToThreadPool
 
         try:
@@ -211,7 +214,7 @@ class TwistedLDClient(ClientBase):
         if context._error is not None:
             return succeed(evaluate(context))
         manager = self._big_segment_manager
-        pinned: dict = {}
+        pinned: dict[str, Any] = {}
         missing = []
         for key in self._big_segment_keys(context, flag):
             found = manager.cached(key)
@@ -222,7 +225,7 @@ class TwistedLDClient(ClientBase):
         if not missing:
             return succeed(self._evaluate_pinned(pinned, evaluate, context))
 
-        def fetched(results: dict) -> Any:
+        def fetched(results: dict[str, Any]) -> Any:
             pinned.update(results)
             return self._evaluate_pinned(pinned, evaluate, context)
 
@@ -234,7 +237,7 @@ class TwistedLDClient(ClientBase):
 
         return self._fetch_memberships(missing).addCallbacks(fetched, failed)
 
-    def _evaluate_pinned(self, pinned: dict, evaluate: Any, context: Any) -> Any:
+    def _evaluate_pinned(self, pinned: dict[str, Any], evaluate: Any, context: Any) -> Any:
         previous, self._bs_pinned = self._bs_pinned, pinned
         try:
             return evaluate(context)
@@ -377,7 +380,8 @@ class TwistedLDClient(ClientBase):
         reads = self._reads
         if self._reading_done or self._core.offline or self._closed:
             return False
-        return reads.needs_read(key) if key is not None else reads.needs_read_all()
+        needed: bool = reads.needs_read(key) if key is not None else reads.needs_read_all()
+        return needed
 
     def _read_then(self, key: Optional[str], method: Any, *args: Any, **kwargs: Any) -> "Deferred[Any]":
         """``method(*args, **kwargs)``'s Deferred, called on the reactor once the store has read
@@ -405,7 +409,7 @@ class TwistedLDClient(ClientBase):
 
     # -- the Deferred API -----------------------------------------------------------------------
 
-    def variation(self, key: str, user: Any, default: Any) -> "Deferred[Any]":  # type: ignore[override]
+    def variation(self, key: str, user: Any, default: Any) -> "Deferred[Any]":
         """The flag's value for the user/context (a Deferred that has already fired, unless the
         flag must first be read from a persistent store, or a Big Segment membership fetched)."""
         if self._hooks.hooks:
@@ -482,7 +486,7 @@ class TwistedLDClient(ClientBase):
             return succeed(ClientBase.all_flags_state(self, user, **kwargs))
         return self._with_big_segments(user, None, lambda c: ClientBase.all_flags_state(self, c, **kwargs))
 
-    def all_flags(self, user: Any = None) -> "Deferred[Optional[dict]]":
+    def all_flags(self, user: Any = None) -> "Deferred[Optional[dict[str, Any]]]":
         """A Deferred firing with {flag key: value}, or None (and a warning) without a user (see
         :meth:`all_flags_state` for when it waits)."""
         if self._reads is not None and self._needs_store_read(None):

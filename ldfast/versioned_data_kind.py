@@ -15,9 +15,9 @@ class VersionedDataKind:
         namespace: str,
         request_api_path: str,
         stream_api_path: str,
-        decoder: Optional[Callable[[dict], Any]] = None,
+        decoder: Optional[Callable[[dict[str, Any]], Any]] = None,
         priority: int = 0,
-        get_dependency_keys: Optional[Callable[[dict], Iterable[str]]] = None,
+        get_dependency_keys: Optional[Callable[[dict[str, Any]], Iterable[Optional[str]]]] = None,
     ):
         self._namespace = namespace
         self._request_api_path = request_api_path
@@ -32,10 +32,11 @@ class VersionedDataKind:
             return data
         return self._decoder(data)
 
-    def encode(self, item: Any) -> dict:
+    def encode(self, item: Any) -> dict[str, Any]:
         """The JSON-ready dict of an item (a dict is returned as it is)."""
         to_json = getattr(item, "to_json_dict", None)
-        return to_json() if to_json is not None else item
+        encoded: dict[str, Any] = to_json() if to_json is not None else item
+        return encoded
 
     @property
     def namespace(self) -> str:
@@ -54,7 +55,7 @@ class VersionedDataKind:
         return self._priority
 
     @property
-    def get_dependency_keys(self) -> Optional[Callable[[dict], Iterable[str]]]:
+    def get_dependency_keys(self) -> Optional[Callable[[dict[str, Any]], Iterable[Optional[str]]]]:
         return self._get_dependency_keys
 
     def __repr__(self) -> str:
@@ -67,12 +68,12 @@ class VersionedDataKindWithOrdering(VersionedDataKind):
     __slots__ = ()
 
     def __init__(self, namespace: str, request_api_path: str, stream_api_path: str,
-                 decoder: Optional[Callable[[dict], Any]], priority: int,
-                 get_dependency_keys: Optional[Callable[[dict], Iterable[str]]]):
+                 decoder: Optional[Callable[[dict[str, Any]], Any]], priority: int,
+                 get_dependency_keys: Optional[Callable[[dict[str, Any]], Iterable[Optional[str]]]]):
         super().__init__(namespace, request_api_path, stream_api_path, decoder, priority, get_dependency_keys)
 
 
-def _prerequisite_keys(flag: dict) -> Iterable[str]:
+def _prerequisite_keys(flag: dict[str, Any]) -> Iterable[Optional[str]]:
     prereqs = flag.get("prerequisites") or []
     return (p.get("key") for p in prereqs if isinstance(p, dict))
 

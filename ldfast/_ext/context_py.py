@@ -51,7 +51,7 @@ class Context:
         key: str,
         name: Optional[str] = None,
         anonymous: bool = False,
-        attributes: Optional[dict] = None,
+        attributes: Optional[dict[str, Any]] = None,
         private_attributes: Optional[List[str]] = None,
         multi_contexts: Optional[List["Context"]] = None,
         allow_empty_key: bool = False,
@@ -143,12 +143,12 @@ class Context:
         return builder.build()
 
     @classmethod
-    def from_dict(cls, props: dict) -> "Context":
+    def from_dict(cls, props: dict[str, Any]) -> "Context":
         """A context from its JSON form (``kind`` is required, as in the 9.x SDK)."""
         return _from_dict(props)
 
     @classmethod
-    def from_user_dict(cls, user: dict) -> "Context":
+    def from_user_dict(cls, user: dict[str, Any]) -> "Context":
         """A context from an old-style user dict (no ``kind``), converted as LaunchDarkly 8.x did."""
         return _from_old_user(user)
 
@@ -308,7 +308,7 @@ def _type_error(prop: str) -> Context:
     return _error_context('invalid data type for "%s"' % prop)
 
 
-def _new_single(kind: str, key: str, name: Optional[str], anonymous: bool, attributes: Optional[dict],
+def _new_single(kind: str, key: str, name: Optional[str], anonymous: bool, attributes: Optional[dict[str, Any]],
                 private: Optional[List[str]], allow_empty_key: bool) -> Context:
     """A single-kind context from checked parts, as ``Context(...)`` makes it, without the builder
     (the conversion of a dict per evaluation call is on the serving path)."""
@@ -341,7 +341,7 @@ _USER_NAMES = dict(_JSON_NAMES, custom=_CUSTOM, privateAttributeNames=_PRIVATE_N
                    **{name: _OLD_STRING for name in _OLD_USER_STRING_ATTRS})
 
 
-def _from_dict(props: dict) -> Context:
+def _from_dict(props: dict[str, Any]) -> Context:
     if props is None:
         return _error_context("Cannot use None as a context")
     kind = props.get("kind")
@@ -369,7 +369,7 @@ def _put(attributes: Optional[Dict[str, Any]], name: Any, value: Any) -> Dict[st
     return attributes
 
 
-def _single_from_dict(props: dict, kind: Optional[str]) -> Context:
+def _single_from_dict(props: dict[str, Any], kind: Optional[str]) -> Context:
     """One kind's JSON form: what ``ContextBuilder.try_set`` allows, attribute by attribute."""
     if kind is None:
         kind = "user"
@@ -419,7 +419,7 @@ def _single_from_dict(props: dict, kind: Optional[str]) -> Context:
     return _new_single(kind, key, name, anonymous, attributes, private, False)
 
 
-def _from_old_user(user: dict) -> Context:
+def _from_old_user(user: dict[str, Any]) -> Context:
     """The 8.x conversion of a user dict without ``kind`` (see PROTOCOL.md 2.5)."""
     if user is None:
         return _error_context("Cannot use None as a context")

@@ -4,8 +4,10 @@ from typing import TYPE_CHECKING
 from ldfast._ext import USE_EXTENSIONS
 
 if TYPE_CHECKING or not USE_EXTENSIONS:
-    from ldfast._ext import evaluator_py as implementation
+    from ldfast._ext import evaluator_py as _twin
     from ldfast._ext.evaluator_py import *  # noqa: F401,F403
 else:
-    from ldfast._ext import evaluator_c as implementation  # type: ignore[no-redef]
+    from ldfast._ext import evaluator_c as _twin  # type: ignore[no-redef]
     from ldfast._ext.evaluator_c import *  # type: ignore  # noqa: F401,F403
+
+implementation = _twin  # the twin in use

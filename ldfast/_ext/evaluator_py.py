@@ -16,6 +16,8 @@ from ldfast._ext.context import DictContexts as _DictContexts
 from ldfast._ext.context import to_context
 from ldfast._ext.model import MALFORMED, error_reason
 from ldfast._ext.model import EvaluationDetail as _Detail
+from ldfast._ext import model as _m  # (for annotations: the compiled twin cimports the classes)
+from ldfast._ext import recorder as _recorder
 
 try:
     import cython
@@ -26,7 +28,7 @@ except ImportError:  # no Cython installed: this is the pure twin
 
 log = logging.getLogger(__name__)
 
-BigSegmentsLookup = Callable[[str], Tuple[Optional[dict], str]]
+BigSegmentsLookup = Callable[[str], Tuple[Optional[Dict[str, Any]], str]]
 
 
 class EvaluationException(Exception):
@@ -44,10 +46,23 @@ class EvalState:
     __slots__ = ("flags", "segments", "big_segments", "original_key", "prereq_stack", "segment_stack",
                  "depth", "prereq_keys", "events", "bs_status", "bs_membership")
 
+    flags: Dict[str, Any]
+    segments: Dict[str, Any]
+    big_segments: Optional[BigSegmentsLookup]
+    original_key: str
+    prereq_stack: Optional[List[str]]
+    segment_stack: Optional[List[str]]
+    depth: int
+    prereq_keys: Optional[List[Any]]
+    events: Optional[List[Any]]
+    bs_status: Optional[str]
+    bs_membership: Optional[Dict[str, Any]]
 
 
-def _new_state(flags: dict, segments: dict, big_segments: Optional[BigSegmentsLookup], original_key: str,
-               events: Optional[list], prereq_keys: Optional[list]) -> EvalState:
+
+def _new_state(flags: dict[str, Any], segments: dict[str, Any], big_segments: Optional[BigSegmentsLookup],
+               original_key: str,
+               events: Optional[list[Any]], prereq_keys: Optional[list[Any]]) -> EvalState:
     # __new__ and plain assignments: the compiled twin makes this a bare allocation
     state = EvalState.__new__(EvalState)
     state.flags = flags
@@ -64,9 +79,9 @@ def _new_state(flags: dict, segments: dict, big_segments: Optional[BigSegmentsLo
     return state
 
 
-def evaluate(flag: Any, context: Any, flags: dict, segments: dict,
-             big_segments: Optional[BigSegmentsLookup] = None, events: Optional[list] = None,
-             prereq_keys: Optional[list] = None) -> EvaluationDetail:
+def evaluate(flag: Any, context: Any, flags: dict[str, Any], segments: dict[str, Any],
+             big_segments: Optional[BigSegmentsLookup] = None, events: Optional[list[Any]] = None,
+             prereq_keys: Optional[list[Any]] = None) -> _Detail:
     """Evaluate a (non-deleted, parsed: not ``pending``) flag for a valid context; its
     prerequisites are parsed here as they are met.
 
@@ -98,7 +113,7 @@ def _individual(context: Any, kind: str) -> Any:
     return context._by_kind.get(kind)
 
 
-def _evaluate(flag: Any, context: Any, state: Optional[EvalState]) -> EvaluationDetail:
+def _evaluate(flag: _m.Flag, context: Any, state: Optional[EvalState]) -> _Detail:
     if not flag.on:
         return flag.off_detail
     if flag.prerequisites:
@@ -115,10 +130,12 @@ def _evaluate(flag: Any, context: Any, state: Optional[EvalState]) -> Evaluation
                 break
         else:
             return _outcome(rule.outcome, context)
-    return _outcome(flag.fallthrough, context)
+    fallthrough = flag.fallthrough
+    assert fallthrough is not None  # only a malformed flag has none, and it is not evaluated
+    return _outcome(fallthrough, context)
 
 
-def _check_prerequisites(flag: Any, context: Any, state: EvalState) -> Optional[EvaluationDetail]:
+def _check_prerequisites(flag: _m.Flag, context: Any, state: EvalState) -> Optional[_Detail]:
     # The stack holds the prerequisite flags being evaluated below the top-level one; it is made
     # only when a prerequisite itself has prerequisites (only then can a cycle be reached).
     pushed = flag.key != state.original_key
@@ -152,14 +169,16 @@ def _check_prerequisites(flag: Any, context: Any, state: EvalState) -> Optional[
         return None
     finally:
         if pushed:
+            assert state.prereq_stack is not None  # made above when pushed
             state.prereq_stack.pop()
 
 
-def _outcome(outcome: Any, context: Any) -> EvaluationDetail:
+def _outcome(outcome: _m.VariationOrRollout, context: Any) -> _Detail:
     detail = outcome.detail
     if detail is not None:
         return detail
     rollout = outcome.rollout
+    assert rollout is not None  # an outcome has a fixed detail or a rollout
     bucket = _bucket(context, rollout.context_kind, rollout.bucket_by, rollout.prefix)
     bounds = rollout.bounds
     n = len(bounds)
@@ -209,7 +228,7 @@ def _attribute(c: Any, ref: Any) -> Any:
     return value
 
 
-def _clause_matches(clause: Any, context: Any, state: Optional[EvalState]) -> bool:
+def _clause_matches(clause: _m.Clause, context: Any, state: Optional[EvalState]) -> bool:
     if clause.is_segment_match:
         segments = state.segments  # type: ignore[union-attr]
         for seg_key in clause.values:
@@ -238,7 +257,7 @@ def _clause_matches(clause: Any, context: Any, state: Optional[EvalState]) -> bo
     return match_value(clause.op, pre, value) != clause.negate
 
 
-def _segment_matches(segment: Any, context: Any, state: EvalState) -> bool:
+def _segment_matches(segment: _m.Segment, context: Any, state: EvalState) -> bool:
     if segment.error is not None:
         raise EvaluationException('segment "%s" is malformed' % segment.key)
     if state.segment_stack is not None and segment.key in state.segment_stack:
@@ -250,7 +269,7 @@ def _segment_matches(segment: Any, context: Any, state: EvalState) -> bool:
     return _simple_segment_matches(segment, context, state, True)
 
 
-def _simple_segment_matches(segment: Any, context: Any, state: EvalState, use_lists: bool) -> bool:
+def _simple_segment_matches(segment: _m.Segment, context: Any, state: EvalState, use_lists: bool) -> bool:
     if use_lists:
         if segment.included:
             c = _individual(context, "user")
@@ -289,7 +308,7 @@ def _simple_segment_matches(segment: Any, context: Any, state: EvalState, use_li
         state.segment_stack.pop()
 
 
-def _segment_rule_matches(rule: Any, context: Any, state: EvalState) -> bool:
+def _segment_rule_matches(rule: _m.SegmentRule, context: Any, state: EvalState) -> bool:
     for clause in rule.clauses:
         if not _clause_matches(clause, context, state):
             return False
@@ -299,7 +318,7 @@ def _segment_rule_matches(rule: Any, context: Any, state: EvalState) -> bool:
     return bucket < rule.weight / 100000.0
 
 
-def _big_segment_matches(segment: Any, context: Any, state: EvalState) -> bool:
+def _big_segment_matches(segment: _m.Segment, context: Any, state: EvalState) -> bool:
     generation = segment.generation
     if generation is None:
         state.bs_status = "NOT_CONFIGURED"
@@ -319,7 +338,7 @@ def _big_segment_matches(segment: Any, context: Any, state: EvalState) -> bool:
         if cache is None:
             cache = state.bs_membership = {}
         cache[key] = membership
-    included = None if membership is None else membership.get("%s.g%d" % (segment.key, generation))
+    included: Optional[bool] = None if membership is None else membership.get("%s.g%d" % (segment.key, generation))
     if included is not None:
         return included
     return _simple_segment_matches(segment, context, state, False)
@@ -343,7 +362,7 @@ class ClientCore:
     __slots__ = ("store", "defaults", "offline", "ready", "check_ready", "big_segments", "events", "read_missing",
                  "contexts")
 
-    def __init__(self, store: Any, defaults: dict, offline: bool, check_ready: Callable[[str], bool],
+    def __init__(self, store: Any, defaults: dict[str, Any], offline: bool, check_ready: Callable[[str], bool],
                  big_segments: Optional[BigSegmentsLookup]):
         self.store = store
         self.defaults = defaults
@@ -351,7 +370,7 @@ class ClientCore:
         self.ready = False
         self.check_ready = check_ready
         self.big_segments = big_segments
-        self.events = None
+        self.events: Optional[_recorder.Recorder] = None
         self.read_missing = None
         self.contexts = _DictContexts()  # a user dict given for several calls in a row converts once
 
@@ -364,7 +383,7 @@ class ClientCore:
             return default
         return detail._value
 
-    def variation_detail(self, key: str, context: Any, default: Any) -> EvaluationDetail:
+    def variation_detail(self, key: str, context: Any, default: Any) -> _Detail:
         """The flag's value for the context with its variation index and reason."""
         if self.defaults:
             default = self.defaults.get(key, default)
@@ -373,7 +392,7 @@ class ClientCore:
             return _Detail(default, None, detail._reason)
         return detail
 
-    def detail_for(self, key: str, context: Any, default: Any, detailed: bool = False) -> EvaluationDetail:
+    def detail_for(self, key: str, context: Any, default: Any, detailed: bool = False) -> _Detail:
         """The evaluation detail (events recorded); when its index is None the caller serves the default."""
         if self.offline:
             return _NOT_READY_DETAIL
@@ -403,7 +422,7 @@ class ClientCore:
         try:
             if events is None:
                 return evaluate(flag, context, flags, store._segments, self.big_segments)
-            prerequisites = [] if flag.prerequisites else None
+            prerequisites: Optional[List[Any]] = [] if flag.prerequisites else None
             detail = evaluate(flag, context, flags, store._segments, self.big_segments, prerequisites)
         except Exception as e:
             log.error('Unexpected error while evaluating feature flag "%s": %r', key, e)
@@ -415,7 +434,8 @@ class ClientCore:
         return detail
 
 
-    def fill_flags_state(self, values: dict, metas: dict, context: Any, client_only: bool, with_reasons: bool,
+    def fill_flags_state(self, values: dict[str, Any], metas: dict[str, Any], context: Any, client_only: bool,
+                         with_reasons: bool,
                          details_only: bool, now_ms: int) -> None:
         """Evaluate every flag for a valid context into FeatureFlagsState's value and metadata maps.
 
@@ -433,7 +453,7 @@ class ClientCore:
                 flag.materialize()
             if flag.deleted or (client_only and not flag.client_side):
                 continue
-            prereqs = [] if flag.prerequisites else None
+            prereqs: Optional[List[str]] = [] if flag.prerequisites else None
             try:
                 detail = evaluate(flag, context, flags, segments, self.big_segments, None, prereqs)
             except Exception as e:
@@ -448,7 +468,7 @@ class ClientCore:
             if flag.error is None:
                 key = flag.key
             values[key] = detail._value
-            meta = {}
+            meta: Dict[str, Any] = {}
             omit = details_only and not track_events and not (debug_until is not None and debug_until > now_ms)
             if not omit:
                 if with_reasons or experiment:
@@ -480,7 +500,7 @@ def _untrack_leaf(container: Any) -> None:
         PyObject_GC_UnTrack(container)  # type: ignore[name-defined]  # noqa: F821 (evaluator_c.pxd)
 
 
-def is_experiment(flag: Any, reason: dict) -> bool:
+def is_experiment(flag: _m.Flag, reason: dict[str, Any]) -> bool:
     """Whether an evaluation is part of an experiment (its events carry the reason)."""
     if reason.get("inExperiment"):
         return True

@@ -32,7 +32,7 @@ from ldfast._ext.recorder import make_summary_event as _make_summary_event
 log = logging.getLogger("ldfast.events.formatter")
 
 _dumps = orjson.dumps
-_Fragment = getattr(orjson, "Fragment", None)  # orjson >= 3.9.16: JSON written once, embedded as is
+_Fragment: Any = getattr(orjson, "Fragment", None)  # orjson >= 3.9.16: JSON written once, embedded as is
 
 # Parsed private references: names that hide a whole attribute; nested paths (component tuples, at
 # least two components) -> the reference as written, reported in redactedAttributes; and every
@@ -44,12 +44,12 @@ _Refs = Tuple[FrozenSet[str], Dict[Tuple[str, ...], str], FrozenSet[Tuple[str, .
 def _parse_ref(path: str) -> Optional[Tuple[Tuple[str, ...], str]]:
     """A private attribute reference as (components, path as written); None if invalid."""
     ref = ref_from_path(path)
-    if ref.error is not None:
+    if ref.error is not None or ref.first is None:
         return None
     return ((ref.first,) + tuple(ref.rest), ref.path)
 
 
-def _build_refs(paths: Iterable[str]) -> tuple:
+def _build_refs(paths: Iterable[str]) -> _Refs:
     top = set()
     nested: Dict[Tuple[str, ...], str] = {}
     prefixes = set()
@@ -84,7 +84,7 @@ class ContextFormatter:
         self._config_paths = tuple(private_attributes)
         self._refs = _build_refs(self._config_paths)
         # the configured references plus one context's own list, by that list
-        self._merged: Dict[Tuple[str, ...], tuple] = {}
+        self._merged: Dict[Tuple[str, ...], tuple[Any, ...]] = {}
 
     def format(self, context: Any, redact_anonymous: bool) -> Dict[str, Any]:
         """The context's event form; with ``redact_anonymous``, an anonymous context (or part of a
@@ -97,7 +97,7 @@ class ContextFormatter:
             out[c._kind] = self._single(c, False, redact_anonymous)
         return out
 
-    def _refs_for(self, own: List[str]) -> tuple:
+    def _refs_for(self, own: List[str]) -> _Refs:
         key = tuple(own)
         refs = self._merged.get(key)
         if refs is None:
@@ -149,7 +149,8 @@ class ContextFormatter:
         return out
 
 
-def _redact_nested(path: tuple, value: dict, nested: dict, prefixes: frozenset, redacted: list) -> dict:
+def _redact_nested(path: Tuple[str, ...], value: Dict[str, Any], nested: Dict[Tuple[str, ...], str],
+                   prefixes: FrozenSet[Tuple[str, ...]], redacted: List[str]) -> Dict[str, Any]:
     """A copy of the object at ``path`` without the properties that private references name."""
     out = {}
     for k, v in value.items():
@@ -193,7 +194,7 @@ class EventOutputFormatter:
     def make_output_event(self, e: Any) -> Dict[str, Any]:
         return self._output_event(e, {}, {}, False)
 
-    def serialize(self, events: List[Any], summary: Any, contexts: Optional[list] = None) -> bytes:
+    def serialize(self, events: List[Any], summary: Any, contexts: Optional[List[Dict[int, Any]]] = None) -> bytes:
         """The JSON array of these events and the summary: ``serialize_events(make_output_events(...))``
         but faster, each context being written once per payload. For a payload written in parts,
         pass the same ``contexts`` (from :meth:`new_context_cache`) for every part, and keep the
@@ -237,14 +238,14 @@ class EventOutputFormatter:
         return b"[" + b",".join(parts) + b"]"
 
     @staticmethod
-    def new_context_cache() -> list:
+    def new_context_cache() -> List[Dict[int, Any]]:
         """Formatted contexts (by context object) for the parts of one payload (see :meth:`serialize`)."""
         return [{}, {}]
 
     def make_summary_event(self, summary: Any) -> Dict[str, Any]:
         return _make_summary_event(summary)
 
-    def _context(self, context: Any, redact_anonymous: bool, cache: dict, fragment: bool) -> Any:
+    def _context(self, context: Any, redact_anonymous: bool, cache: Dict[int, Any], fragment: bool) -> Any:
         """The context's event form, made once per payload (``cache``, by object); as an orjson
         fragment (its JSON) when ``fragment``, unless orjson cannot write it."""
         key = id(context)
@@ -259,7 +260,7 @@ class EventOutputFormatter:
             cache[key] = formatted
         return formatted
 
-    def _output_event(self, e: Any, redacted: dict, plain: dict, fragment: bool) -> Dict[str, Any]:
+    def _output_event(self, e: Any, redacted: Dict[int, Any], plain: Dict[int, Any], fragment: bool) -> Dict[str, Any]:
         kind = type(e)
         if kind is _EventInputEvaluation:
             out = _eval_props(e, "feature")
@@ -286,7 +287,8 @@ class EventOutputFormatter:
                     "context": self._context(e.context, False, plain, fragment)}
         output_event = getattr(e, "output_event", None)
         if output_event is not None:  # an input that writes its own event (migration_op), context redacted here
-            return output_event(self._context(e.context, True, redacted, fragment))
+            made: Dict[str, Any] = output_event(self._context(e.context, True, redacted, fragment))
+            return made
         raise TypeError("not an analytics event: %r" % (e,))
 
 

@@ -14,15 +14,19 @@ with the same message (and no ``__context__``), so the exception does not keep t
 from __future__ import annotations
 
 import json
+import json.decoder
 import operator
 import re
-from json.decoder import scanstring
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple, cast
 
 Item = Tuple[str, int, int, Any]
 
 _WS = re.compile(r"[ \t\n\r]*")
-_scan_once: Callable[[str, int], Tuple[Any, int]] = json.JSONDecoder().scan_once
+# Always matches (possibly empty), so it never returns None.
+_ws_match = cast(Callable[[str, int], "re.Match[str]"], _WS.match)
+# The stdlib's scanners: real attributes, absent from typeshed.
+_scan_once: Callable[[str, int], Tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+scanstring: Callable[[str, int, bool], Tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 _READY, _MORE, _DONE, _FAILED = 0, 1, 2, 3
 
@@ -40,12 +44,12 @@ def check_start(text: Any, pos: Any, name: Any) -> int:
         raise TypeError("text must be str, not %s" % type(text).__name__)
     if not isinstance(name, str):
         raise TypeError("name must be str, not %s" % type(name).__name__)
-    pos = operator.index(pos)
-    if pos < 0 or pos >= len(text):
-        raise ValueError("Expecting '{': position %d is outside the text (length %d)" % (pos, len(text)))
-    if text[pos] != "{":
-        raise ValueError(error_message("Expecting '{'", text, pos))
-    return pos
+    index = operator.index(pos)
+    if index < 0 or index >= len(text):
+        raise ValueError("Expecting '{': position %d is outside the text (length %d)" % (index, len(text)))
+    if text[index] != "{":
+        raise ValueError(error_message("Expecting '{'", text, index))
+    return index
 
 
 def decode_value(text: str, start: int) -> Tuple[Any, int]:
@@ -116,7 +120,7 @@ class ObjectScanner:
             raise
 
     def _walk(self, limit: int) -> List[Item]:
-        text, name, ws = self._text, self._name, _WS.match
+        text, name, ws = self._text, self._name, _ws_match
         idx = ws(text, self._idx).end()
         items: List[Item] = []
         if self._state == _READY:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple, Union
 
 import re
 
@@ -104,7 +104,7 @@ class EvaluationDetail:
 
     __slots__ = ("_value", "_variation_index", "_reason", "_experiment")
 
-    def __init__(self, value: object, variation_index: Optional[int], reason: dict):
+    def __init__(self, value: object, variation_index: Optional[int], reason: dict[str, Any]):
         self._value = value
         self._variation_index = variation_index
         self._reason = reason
@@ -121,7 +121,7 @@ class EvaluationDetail:
         return self._variation_index
 
     @property
-    def reason(self) -> dict:
+    def reason(self) -> dict[str, Any]:
         return self._reason
 
     def is_default_value(self) -> bool:
@@ -145,7 +145,7 @@ class EvaluationDetail:
     __repr__ = __str__
 
 
-def error_reason(error_kind: str) -> dict:
+def error_reason(error_kind: str) -> dict[str, Any]:
     return {"kind": "ERROR", "errorKind": error_kind}
 
 
@@ -229,48 +229,48 @@ class MalformedError(ValueError):
 
 # -- typed property access (the official SDK's checks; a bool passes an int check) ---------------
 
-def _opt(data: dict, name: str, typ: Any) -> Any:
+def _opt(data: dict[str, Any], name: str, typ: Any) -> Any:
     value = data.get(name)
     if value is not None and not isinstance(value, typ):
         raise MalformedError('property "%s" should be %s but was %s' % (name, _type_name(typ), type(value).__name__))
     return value
 
 
-def _type_name(typ: Any) -> str:
+def _type_name(typ: Union[type, Tuple[type, ...]]) -> str:
     if isinstance(typ, tuple):
         return " or ".join(t.__name__ for t in typ)
     return typ.__name__
 
 
-def _req(data: dict, name: str, typ: Any) -> Any:
+def _req(data: dict[str, Any], name: str, typ: Any) -> Any:
     value = _opt(data, name, typ)
     if value is None:
         raise MalformedError('required property "%s" is missing' % name)
     return value
 
 
-def _opt_bool(data: dict, name: str) -> bool:
+def _opt_bool(data: dict[str, Any], name: str) -> bool:
     return _opt(data, name, bool) is True
 
 
-def _list_of(items: list, name: str, typ: Any) -> list:
+def _list_of(items: list[Any], name: str, typ: Any) -> list[Any]:
     for item in items:
         if not isinstance(item, typ):
             raise MalformedError("property %s should be an array of %s" % (name, typ.__name__))
     return items
 
 
-def _opt_list(data: dict, name: str, typ: Any = None) -> list:
+def _opt_list(data: dict[str, Any], name: str, typ: Any = None) -> list[Any]:
     items = _opt(data, name, list) or []
     return items if typ is None else _list_of(items, name, typ)
 
 
-def _req_list(data: dict, name: str, typ: Any = None) -> list:
+def _req_list(data: dict[str, Any], name: str, typ: Any = None) -> list[Any]:
     items = _req(data, name, list)
     return items if typ is None else _list_of(items, name, typ)
 
 
-def _check_dict(data: Any, what: str) -> dict:
+def _check_dict(data: Any, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise MalformedError("%s should be an object" % what)
     return data
@@ -278,14 +278,14 @@ def _check_dict(data: Any, what: str) -> dict:
 
 # -- shared pieces --------------------------------------------------------------------------------
 
-def _detail(value: Any, index: Any, reason: dict) -> EvaluationDetail:
+def _detail(value: Any, index: Any, reason: dict[str, Any]) -> EvaluationDetail:
     """A detail prebuilt for a flag: its value is a sealed variation, its reason a flat dict."""
     detail = EvaluationDetail(value, index, reason)
     _untrack(detail)
     return detail
 
 
-def variation_detail(variations: list, index: Any, reason: dict) -> EvaluationDetail:
+def variation_detail(variations: list[Any], index: Any, reason: dict[str, Any]) -> EvaluationDetail:
     """The detail for serving variation ``index``, or MALFORMED_FLAG if it is out of range."""
     if index < 0 or index >= len(variations):
         return MALFORMED
@@ -296,7 +296,7 @@ class Clause:
     __slots__ = ("op", "op_name", "attr", "is_kind", "is_segment_match", "negate", "context_kind", "kind",
                  "values", "pre")
 
-    def __init__(self, data: dict, owned: bool):
+    def __init__(self, data: dict[str, Any], owned: bool):
         _check_dict(data, "clause")
         self.context_kind: Optional[str] = _opt(data, "contextKind", str)
         self.kind: str = self.context_kind or "user"  # the context kind whose attribute is tested
@@ -304,7 +304,7 @@ class Clause:
         self.attr: AttrRef = ref_for(attribute, self.context_kind)
         self.negate: bool = _opt_bool(data, "negate")
         self.op_name: str = _req(data, "op", str)
-        self.values: list = _req_list(data, "values")
+        self.values: list[Any] = _req_list(data, "values")
         self.op: int = OP_CODES.get(self.op_name, 0)  # 0: unknown operator, never matches
         self.is_segment_match: bool = self.op_name == "segmentMatch"
         self.is_kind: bool = self.attr.depth == 1 and self.attr.first == "kind"
@@ -321,8 +321,9 @@ class Rollout:
     __slots__ = ("context_kind", "bucket_by", "is_experiment", "seed", "prefix", "bounds", "overflow",
                  "details", "exp_details", "variations")
 
-    def __init__(self, data: dict, flag_key: str, salt: str, flag_variations: list, reason: dict,
-                 exp_reason: dict):
+    def __init__(self, data: dict[str, Any], flag_key: str, salt: str, flag_variations: list[Any], reason: dict[str,
+                 Any],
+                 exp_reason: dict[str, Any]):
         _check_dict(data, "rollout")
         self.context_kind: Optional[str] = _opt(data, "contextKind", str)
         bucket_by = _opt(data, "bucketBy", str)
@@ -367,8 +368,8 @@ class VariationOrRollout:
 
     __slots__ = ("variation", "rollout", "detail")
 
-    def __init__(self, data: Optional[dict], flag_key: str, salt: str, flag_variations: list,
-                 reason: dict, exp_reason: dict):
+    def __init__(self, data: Optional[dict[str, Any]], flag_key: str, salt: str, flag_variations: list[Any],
+                 reason: dict[str, Any], exp_reason: dict[str, Any]):
         data = {} if data is None else data
         self.variation: Optional[int] = _opt(data, "variation", int)
         rollout = _opt(data, "rollout", dict)
@@ -388,7 +389,8 @@ class VariationOrRollout:
 class Rule:
     __slots__ = ("id", "clauses", "track_events", "outcome", "reason")
 
-    def __init__(self, data: dict, index: int, flag_key: str, salt: str, flag_variations: list, owned: bool):
+    def __init__(self, data: dict[str, Any], index: int, flag_key: str, salt: str, flag_variations: list[Any],
+                 owned: bool):
         _check_dict(data, "rule")
         self.id: Optional[str] = _opt(data, "id", str)
         self.reason = {"kind": "RULE_MATCH", "ruleIndex": index, "ruleId": self.id}
@@ -403,7 +405,7 @@ class Rule:
 class Prerequisite:
     __slots__ = ("key", "variation", "failed")
 
-    def __init__(self, data: dict, flag: "Flag", off_variation: Optional[int]):
+    def __init__(self, data: dict[str, Any], flag: "Flag", off_variation: Optional[int]):
         self.key: str = _req(data, "key", str)
         self.variation: int = _req(data, "variation", int)
         reason = {"kind": "PREREQUISITE_FAILED", "prerequisiteKey": self.key}
@@ -416,7 +418,7 @@ class Target:
 
     __slots__ = ("context_kind", "variation", "values", "detail")
 
-    def __init__(self, data: dict, variations: list):
+    def __init__(self, data: dict[str, Any], variations: list[Any]):
         _check_dict(data, "target")
         self.context_kind: Optional[str] = _opt(data, "contextKind", str)
         self.variation: int = _req(data, "variation", int)
@@ -434,7 +436,7 @@ def _identity(raw: Any, key: str, version: Any) -> Tuple[str, Any, bool]:
     return (k if isinstance(k, str) else key, v if isinstance(v, int) else version, raw.get("deleted") is True)
 
 
-def off_detail(variations: list, off_variation: Optional[int], reason: dict) -> EvaluationDetail:
+def off_detail(variations: list[Any], off_variation: Optional[int], reason: dict[str, Any]) -> EvaluationDetail:
     if off_variation is None:
         return _detail(None, None, reason)
     return variation_detail(variations, off_variation, reason)
@@ -445,7 +447,7 @@ class TargetCheck:
 
     __slots__ = ("kind", "keys", "detail")
 
-    def __init__(self, kind: str, keys: frozenset, detail: EvaluationDetail):
+    def __init__(self, kind: str, keys: frozenset[Any], detail: EvaluationDetail):
         self.kind = kind
         self.keys = keys
         self.detail = detail
@@ -488,11 +490,11 @@ class Flag:
         "sampling_ratio", "client_side", "_raw", "raw_json", "error", "uses_state", "segment_keys", "_pending",
     )
 
-    def __init__(self, raw: Any, raw_json: Optional[str] = None, pending: Optional[tuple] = None):
-        self._pending = None
+    def __init__(self, raw: Any, raw_json: Optional[str] = None, pending: Optional[tuple[Any, ...]] = None):
+        self._pending: Optional[tuple[Any, ...]] = None
         self._build(raw, raw_json, pending)
 
-    def _build(self, raw: Any, raw_json: Optional[str], pending: Optional[tuple]) -> None:
+    def _build(self, raw: Any, raw_json: Optional[str], pending: Optional[tuple[Any, ...]]) -> None:
         owned = raw_json is not None
         self._raw = None if owned else raw
         self.raw_json = raw_json
@@ -501,7 +503,7 @@ class Flag:
         self.key = ""
         self.version = 0
         self.on = False
-        self.variations: list = []
+        self.variations: list[Any] = []
         self.off_variation: Optional[int] = None
         self.off_detail = MALFORMED
         self.fallthrough: Optional[VariationOrRollout] = None
@@ -548,7 +550,7 @@ class Flag:
         """True for a placeholder (:func:`pending_flag`) not yet parsed: call :meth:`materialize`."""
         return self._pending is not None
 
-    def pending_prerequisite_keys(self) -> tuple:
+    def pending_prerequisite_keys(self) -> tuple[Any, ...]:
         """A placeholder's prerequisite keys, as its text lists them (for ordering before parsing)."""
         return self._pending if self._pending is not None else ()
 
@@ -560,6 +562,7 @@ class Flag:
             if self._pending is None:
                 return
             text = self.raw_json
+            assert text is not None  # a placeholder always keeps its JSON text
             try:
                 raw = _json_loads(text)
             except (ValueError, RecursionError):  # the put's scanner validated it: not expected
@@ -569,7 +572,7 @@ class Flag:
         if self.error is not None:
             log.error("Flag %r is malformed and will evaluate to the default: %s", self.key, self.error)
 
-    def _parse(self, data: dict, owned: bool) -> None:
+    def _parse(self, data: dict[str, Any], owned: bool) -> None:
         _check_dict(data, "flag")
         self.version = _req(data, "version", int)
         self.deleted = _opt_bool(data, "deleted")
@@ -616,10 +619,11 @@ class Flag:
         if self.fallthrough is not None:
             outcomes.append((self.fallthrough, self.track_events_fallthrough))
         for outcome, tracked in outcomes:
-            details = [outcome.detail] if outcome.rollout is None else list(outcome.rollout.details + outcome.rollout.exp_details)
-            for detail in details:
-                if detail is not None and detail is not MALFORMED:
-                    detail._experiment = bool(tracked or detail._reason.get("inExperiment"))
+            details: List[Optional[EvaluationDetail]] = [outcome.detail] if outcome.rollout is None else list(
+                outcome.rollout.details + outcome.rollout.exp_details)
+            for served in details:
+                if served is not None and served is not MALFORMED:
+                    served._experiment = bool(tracked or served._reason.get("inExperiment"))
 
     def rule_tracks_events(self, rule_index: Any) -> bool:
         return isinstance(rule_index, int) and 0 <= rule_index < len(self.rules) and self.rules[rule_index].track_events
@@ -631,7 +635,7 @@ class Flag:
 class SegmentRule:
     __slots__ = ("clauses", "weight", "bucket_by", "rollout_context_kind", "prefix")
 
-    def __init__(self, data: dict, seg_key: str, salt: str, owned: bool):
+    def __init__(self, data: dict[str, Any], seg_key: str, salt: str, owned: bool):
         _check_dict(data, "segment rule")
         self.clauses: Tuple[Clause, ...] = tuple(Clause(c, owned) for c in _req_list(data, "clauses", dict))
         self.rollout_context_kind: Optional[str] = _opt(data, "rolloutContextKind", str)
@@ -663,10 +667,10 @@ class Segment:
         self.key = ""
         self.version = 0
         self.deleted = False
-        self.included: frozenset = frozenset()
-        self.excluded: frozenset = frozenset()
-        self.included_contexts: Tuple[Tuple[str, frozenset], ...] = ()
-        self.excluded_contexts: Tuple[Tuple[str, frozenset], ...] = ()
+        self.included: frozenset[Any] = frozenset()
+        self.excluded: frozenset[Any] = frozenset()
+        self.included_contexts: Tuple[Tuple[str, frozenset[Any]], ...] = ()
+        self.excluded_contexts: Tuple[Tuple[str, frozenset[Any]], ...] = ()
         self.rules: Tuple[SegmentRule, ...] = ()
         self.salt = ""
         self.unbounded = False
@@ -699,7 +703,7 @@ class Segment:
         """Always False: segments are parsed when stored (a store reads ``pending`` of any item)."""
         return False
 
-    def _parse(self, data: dict, owned: bool) -> None:
+    def _parse(self, data: dict[str, Any], owned: bool) -> None:
         _check_dict(data, "segment")
         self.version = _req(data, "version", int)
         self.deleted = _opt_bool(data, "deleted")
@@ -723,7 +727,7 @@ class Segment:
         return "Segment(%r, version=%r%s)" % (self.key, self.version, ", malformed" if self.error else "")
 
 
-def _segment_keys(rules: tuple) -> Tuple[str, ...]:
+def _segment_keys(rules: tuple[Any, ...]) -> Tuple[str, ...]:
     """The segment keys (string values) of the segmentMatch clauses in ``rules``, for the store's
     dependency graph."""
     keys = []
@@ -736,7 +740,7 @@ def _segment_keys(rules: tuple) -> Tuple[str, ...]:
     return tuple(keys)
 
 
-def _segment_target(data: dict) -> Tuple[str, frozenset]:
+def _segment_target(data: dict[str, Any]) -> Tuple[str, frozenset[Any]]:
     kind = _opt(data, "contextKind", str)
     return (kind or "user", frozenset(_req_list(data, "values", str)))
 
@@ -758,7 +762,7 @@ def reset_after_fork() -> None:
     _MATERIALIZING = threading.Lock()
 
 
-def pending_flag(key: str, raw_json: str, prerequisite_keys: tuple) -> Flag:
+def pending_flag(key: str, raw_json: str, prerequisite_keys: tuple[Any, ...]) -> Flag:
     """A placeholder for the flag stored under ``key`` whose JSON text is ``raw_json`` (already
     validated as JSON), parsed on first use (:meth:`Flag.materialize`). ``prerequisite_keys`` are
     the keys its text lists as prerequisites, so the store can order flags before parsing them."""

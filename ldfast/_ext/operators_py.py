@@ -77,7 +77,7 @@ def parse_time(value: Any) -> Optional[float]:
     if isinstance(value, str):
         return _parse_time_string(value)
     if is_number(value):
-        return float(value)  # type: ignore[arg-type]
+        return float(value)
     return None
 
 
@@ -99,13 +99,13 @@ _SEMVER = re.compile(
 )
 _LEADING_NUMERIC = re.compile(r"^([0-9.]*)(.*)")
 
-SemverKey = Tuple[int, int, int, tuple]
+SemverKey = Tuple[int, int, int, Tuple[Any, ...]]
 
 
 def _semver_key(m: "re.Match[str]") -> SemverKey:
     pre = m.group(4)
     if not pre:
-        pre_key: tuple = (1,)
+        pre_key: tuple[Any, ...] = (1,)
     else:
         parts = []
         for ident in pre.split("."):
@@ -119,8 +119,8 @@ def _semver_key(m: "re.Match[str]") -> SemverKey:
 
 
 _CACHE_LIMIT = 4096
-_semver_cache: dict = {}
-_time_cache: dict = {}
+_semver_cache: dict[str, Optional[SemverKey]] = {}
+_time_cache: dict[str, Optional[float]] = {}
 
 
 def parse_semver(value: Any) -> Optional[SemverKey]:
@@ -160,7 +160,7 @@ class InValues:
 
     __slots__ = ("hashed", "bools", "all_values")
 
-    def __init__(self, values: list):
+    def __init__(self, values: list[Any]):
         hashed = set()
         bools = set()
         for v in values:
@@ -193,7 +193,7 @@ class RegexValues:
 
     __slots__ = ("patterns", "cache")
 
-    def __init__(self, values: list):
+    def __init__(self, values: list[Any]):
         patterns = []
         for v in values:
             if isinstance(v, str):
@@ -202,7 +202,7 @@ class RegexValues:
                 except Exception:
                     pass
         self.patterns = tuple(patterns)
-        self.cache: dict = {}  # value -> True/False, bounded by _REGEX_CACHE_LIMIT
+        self.cache: dict[str, bool] = {}  # value -> True/False, bounded by _REGEX_CACHE_LIMIT
 
     def search(self, value: str) -> bool:
         for rx in self.patterns:
@@ -211,7 +211,7 @@ class RegexValues:
         return False
 
 
-def _in_slow(value: Any, values: tuple) -> bool:
+def _in_slow(value: Any, values: tuple[Any, ...]) -> bool:
     vb = isinstance(value, bool)
     for c in values:
         if isinstance(c, bool) == vb and value == c:
@@ -219,7 +219,7 @@ def _in_slow(value: Any, values: tuple) -> bool:
     return False
 
 
-def preprocess(op: int, values: list) -> Any:
+def preprocess(op: int, values: list[Any]) -> Any:
     """The per-op shape of a clause's values (see the module docstring)."""
     if op == OP_IN:
         return InValues(values)
@@ -273,13 +273,13 @@ class NumBounds:
         self.overflow = False  # (numeric clauses) a later value is too large for a float
 
     @staticmethod
-    def of(items: list) -> "Optional[NumBounds]":
+    def of(items: list[Any]) -> "Optional[NumBounds]":
         if not items:
             return None
         return NumBounds(min(items), max(items))
 
 
-def _bounds(items: list) -> Optional[tuple]:
+def _bounds(items: list[Any]) -> Optional[tuple[Any, ...]]:
     if not items:
         return None
     return (min(items), max(items))
@@ -313,7 +313,7 @@ def match_value(op: int, pre: Any, value: Any) -> bool:
                     return True
         return False
     if op == OP_MATCHES:
-        rv = pre
+        rv: RegexValues = pre
         if type(value) is str:
             cache = rv.cache
             hit = cache.get(value)
@@ -330,7 +330,7 @@ def match_value(op: int, pre: Any, value: Any) -> bool:
     if OP_LT <= op <= OP_GTE:
         if pre is None or not is_number(value):
             return False
-        nb = pre
+        nb: NumBounds = pre
         x = float(value)
         if nb.has_values:
             if op == OP_LT:
@@ -363,7 +363,8 @@ def match_value(op: int, pre: Any, value: Any) -> bool:
             return False
         if op == OP_SEMVER_EQ:
             return v in pre
+        lo_hi: Tuple[SemverKey, SemverKey] = pre
         if op == OP_SEMVER_LT:
-            return v < pre[1]
-        return v > pre[0]
+            return v < lo_hi[1]
+        return v > lo_hi[0]
     return False

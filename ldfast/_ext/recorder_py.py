@@ -28,7 +28,7 @@ import logging
 import threading
 from collections import OrderedDict
 from time import time as _time
-from typing import Any, Dict, Hashable, List, Optional
+from typing import Any, Callable, Dict, Hashable, List, Optional
 
 from ldfast._ext.context import Context as _Context
 from ldfast._ext.context import to_context
@@ -63,7 +63,7 @@ class EventInputEvaluation:
                  "sampling_ratio", "debug_until")
 
     def __init__(self, timestamp: int, context: Any, key: str, flag: Any, variation: Optional[int], value: Any,
-                 reason: Optional[dict], default_value: Any, prereq_of: Any = None, track_events: bool = False):
+                 reason: Optional[dict[str, Any]], default_value: Any, prereq_of: Any = None, track_events: bool = False):
         self.timestamp = timestamp
         self.context = context
         self.key = key
@@ -140,7 +140,7 @@ class DebugEvent:
         self.original_input = original_input
 
 
-def is_experiment(flag: Any, reason: Optional[dict]) -> bool:
+def is_experiment(flag: Any, reason: Optional[dict[str, Any]]) -> bool:
     """Whether an evaluation with this reason is part of an experiment (its event is always full
     and carries the reason)."""
     if reason is not None:
@@ -180,7 +180,7 @@ class FlagCounts:
 
     def __init__(self, default: Any):
         self.default = default
-        self.kinds: set = set()
+        self.kinds: set[Any] = set()
         self.last_kind: Any = None
         self.by_variation: Dict[Any, SummaryCounter] = {}
         self.counters: List[SummaryCounter] = []
@@ -339,7 +339,7 @@ class ContextKeyLRU:
 
 # -- the processor's output buffer ---------------------------------------------------------------------
 
-def sample(ratio: Any, random: Any) -> bool:
+def sample(ratio: object, random: Callable[[], float]) -> bool:
     """Keep an event with probability 1/ratio (None is 1; a non-int or a ratio <= 0 is never)."""
     if ratio is None:
         return True
@@ -521,7 +521,7 @@ class Recorder:
     # -- what the clients call (any thread) ---------------------------------------------------------
 
     def evaluated(self, flag: Any, context: Any, detail: Any, default: Any, detailed: bool,
-                  prerequisites: Optional[list]) -> None:
+                  prerequisites: Optional[list[Any]]) -> None:
         """A flag evaluated (``detail`` before the default is substituted); ``prerequisites`` holds
         ``(flag, detail, parent flag)`` for each prerequisite evaluated, recorded first."""
         if not self.enabled:

@@ -16,21 +16,24 @@ from __future__ import annotations
 
 import gc
 import json
+import json.decoder
 import re
 import time
-from json.decoder import scanstring as _scanstring
 import logging
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Cooperator, SchedulerStopped, TaskDone, TaskFailed, TaskStopped
 from twisted.python.failure import Failure
 
 from ldfast._ext.jsonscan import ObjectScanner
+from ldfast._failure import exc_info
 
 log = logging.getLogger(__name__)
 _decoder = json.JSONDecoder()
-_scan = _decoder.scan_once
+# The stdlib's scanners: real attributes, absent from typeshed.
+_scan: Callable[[str, int], Tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]
+_scanstring: Callable[[str, int], Tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 _WS = re.compile(r"[ \t\n\r]*")
 
 
@@ -108,8 +111,7 @@ class BackgroundParse:
             self._task = None
             self._fire()
         if isinstance(result, Failure) and not result.check(TaskStopped, SchedulerStopped):
-            log.error("Unexpected error parsing stored flags", exc_info=(result.type, result.value,
-                                                                          result.getTracebackObject()))
+            log.error("Unexpected error parsing stored flags", exc_info=exc_info(result))
 
     def waiter(self) -> Optional["Deferred[None]"]:
         if self._task is None:
@@ -140,7 +142,7 @@ class InvalidData(ValueError):
     """A message is not valid JSON, or lacks a required part. The message never quotes the payload."""
 
 
-def loads_object(text: str) -> dict:
+def loads_object(text: str) -> dict[str, Any]:
     """Decode a whole message that must be a JSON object."""
     try:
         value = _decoder.decode(text)
@@ -151,7 +153,7 @@ def loads_object(text: str) -> dict:
     return value
 
 
-def field(obj: dict, name: str, typ: Any) -> Any:
+def field(obj: dict[str, Any], name: str, typ: Any) -> Any:
     """``obj[name]``, which must be of ``typ`` (a bool is not an int here)."""
     value = obj.get(name)
     if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
@@ -281,7 +283,7 @@ def _split_flags(cur: _Cursor, flags: Dict[str, Any], pending_flag: Callable[...
     cur.i = scanner.end
 
 
-def _keys(prerequisites: Any) -> tuple:
+def _keys(prerequisites: Any) -> tuple[Any, ...]:
     """The keys a flag's raw ``prerequisites`` value lists (what ordering flags needs; the parsed
     flag gives the same list, and a malformed flag's text the same keys as the store reads them)."""
     if type(prerequisites) is not list or not prerequisites:

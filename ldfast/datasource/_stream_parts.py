@@ -15,6 +15,7 @@ from twisted.web.client import ResponseFailed
 
 from ldfast.datasource.sse import SSEParser
 from ldfast.datasource.status import DataSourceErrorInfo
+from ldfast._failure import type_name
 
 if TYPE_CHECKING:
     from ldfast.datasource.streaming import StreamingDataSource
@@ -30,7 +31,7 @@ class _Connection:
 
     def __init__(self, last_event_id: Optional[str]):
         self.parser = SSEParser(last_event_id)
-        self.request: Optional[Deferred] = None
+        self.request: Optional[Deferred[Any]] = None
         self.connect_timer: Any = None
         self.read_timer: Any = None
         self.stop_timer: Any = None
@@ -40,7 +41,7 @@ class _Connection:
         self.failed = False  # dropped (or given up on); reported once
         self.poisoned = False  # a bad message was seen: its later events are discarded
         self.lost = False  # the body reported connectionLost
-        self.waiters: List[Deferred] = []  # stop() calls waiting for connectionLost
+        self.waiters: List[Deferred[None]] = []  # stop() calls waiting for connectionLost
         self.pending_failure: Optional[_Failed] = None  # its failure, queued behind its events
 
     def cancel_timers(self) -> None:
@@ -94,7 +95,7 @@ class _Discard(Protocol):
 
     def connectionMade(self) -> None:
         try:
-            self.transport.stopProducing()
+            self.transport.stopProducing()  # type: ignore[union-attr]  # connected: set
         except Exception:
             log.debug("Error closing an unread response", exc_info=True)
 
@@ -107,11 +108,12 @@ def _abort_body(response: Any) -> None:
 
 
 def _describe(reason: Failure) -> str:
-    if reason.check(ResponseFailed):
-        inner = [f.getErrorMessage() for f in reason.value.reasons if isinstance(f, Failure)]
+    value = reason.value
+    if isinstance(value, ResponseFailed):
+        inner = [f.getErrorMessage() for f in value.reasons if isinstance(f, Failure)]
         if inner:
             return "; ".join(inner)
-    return reason.getErrorMessage() or reason.type.__name__
+    return reason.getErrorMessage() or type_name(reason)
 
 
 __all__ = ()

@@ -51,7 +51,7 @@ class Backoff:
                  random: Optional[Callable[[], float]] = None) -> None:
         self._initial = _usable(initial_delay)
         self._clock = clock
-        self._random = random if random is not None else _random.Random().random
+        self._random: Callable[[], float] = random if random is not None else _random.Random().random
         self._attempts = 0
         self._extended = False
         self._healthy_since: Optional[float] = None
@@ -92,7 +92,7 @@ class Backoff:
         else:
             low = self._initial
             ceiling = max(MAX_DELAY, low)
-        base = min(low * (2 ** min(self._attempts - 1, _MAX_EXPONENT)), ceiling)
+        base: float = min(low * (2 ** min(self._attempts - 1, _MAX_EXPONENT)), ceiling)
         return base - self._random() * JITTER_RATIO * base
 
 

@@ -56,7 +56,7 @@ class PollingDataSource:
         self._running = False
         self._initialized = False
         self._call: Any = None
-        self._request: Optional[Deferred] = None
+        self._request: Optional[Deferred[Any]] = None
         self._cooperator = slice_cooperator(reactor)
 
     def start(self) -> None:
@@ -111,9 +111,10 @@ class PollingDataSource:
             body = yield self._request
         except Exception as e:
             if self._running:
+                problem: object = e
                 if isinstance(e, CancelledError):
-                    e = "no complete answer within %s s" % timeout
-                self._error(DataSourceErrorKind.NETWORK_ERROR, 0, "network error: %s" % (e,))
+                    problem = "no complete answer within %s s" % timeout
+                self._error(DataSourceErrorKind.NETWORK_ERROR, 0, "network error: %s" % (problem,))
             return
         finally:
             self._request = None
@@ -177,7 +178,7 @@ class PollingDataSource:
         if self._request is not None:
             self._request.cancel()
 
-    def _error(self, kind: str, code: int, message: str) -> None:
+    def _error(self, kind: DataSourceErrorKind, code: int, message: str) -> None:
         log.warning("Polling for flag data failed (%s); will retry in %s s", message, self._config.poll_interval)
         self._status.update_status(DataSourceState.INTERRUPTED,
                                    DataSourceErrorInfo(kind, code, self._reactor.seconds(), message))

@@ -47,6 +47,7 @@ from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone
 from twisted.web.http import PotentialDataLoss
 
+from ldfast._failure import exc_info
 from ldfast._headers import stream_headers
 from ldfast._http import make_http_client
 from ldfast.datasource._payload import (
@@ -98,7 +99,8 @@ def _raw(item: Any) -> Any:
     return item
 
 
-def _swap(init_preprocessed: Callable[..., Any], flags: dict, segments: dict, replaced: List[Any]) -> None:
+def _swap(init_preprocessed: Callable[..., Any], flags: dict[str, Any], segments: dict[str, Any],
+          replaced: List[Any]) -> None:
     replaced.append(init_preprocessed(flags, segments, ordered=True))
 
 
@@ -146,7 +148,7 @@ class StreamingDataSource:
         self._backoff = Backoff(config.initial_reconnect_delay, clock=reactor.seconds, random=random)
         self._own_cooperator = cooperator is None
         self._cooperator = cooperator if cooperator is not None else slice_cooperator(reactor)
-        uri = config.stream_base_uri + "/all"
+        uri: str = config.stream_base_uri + "/all"
         if config.payload_filter_key is not None:
             uri += "?" + urlencode({"filter": config.payload_filter_key})
         self._uri = uri
@@ -277,7 +279,7 @@ class StreamingDataSource:
 
     def _on_internal_error(self, failure: Failure, conn: _Connection) -> None:
         log.error("Unexpected error in the stream connection: %s", failure.getErrorMessage(),
-                  exc_info=(failure.type, failure.value, failure.getTracebackObject()))
+                  exc_info=exc_info(failure))
         self._fail(conn, DataSourceErrorKind.UNKNOWN, 0, failure.getErrorMessage(), "Unexpected error")
 
     def _check_read(self, conn: _Connection) -> None:
@@ -459,14 +461,16 @@ class StreamingDataSource:
                                      callbackArgs=(task, conn, ordered, out_segments), errbackArgs=(task, conn))
 
     @staticmethod
-    def _preprocess(data: str, flags: dict, segments: dict, ordered: dict, lazy: bool) -> Any:
+    def _preprocess(data: str, flags: dict[str, Any], segments: dict[str, Any], ordered: dict[str, Any],
+                    lazy: bool) -> Any:
         """Steps: decode and parse each item (``lazy``: each flag split off as a placeholder),
         then put the flags in dependency order (into ``ordered``)."""
         yield from put_items(data, flags, segments, parse_flag, parse_segment, keep_text=True,
                              pending_flag=pending_flag if lazy else None)
         yield from dependency_order_steps(flags, ordered)
 
-    def _put_decoded(self, _: Any, task: Any, conn: _Connection, flags: dict, segments: dict) -> None:
+    def _put_decoded(self, _: Any, task: Any, conn: _Connection, flags: dict[str, Any], segments: dict[str,
+                     Any]) -> None:
         if task is not self._put_task or not self._running:
             return
         self._put_task = None
@@ -497,7 +501,7 @@ class StreamingDataSource:
             self._bad_message(conn, DataSourceErrorKind.INVALID_DATA, message, "Invalid put event: %s" % message)
         else:
             log.error("Unexpected error processing a put event",
-                      exc_info=(failure.type, failure.value, failure.getTracebackObject()))
+                      exc_info=exc_info(failure))
             self._bad_message(conn, DataSourceErrorKind.UNKNOWN, message, "Could not process put event")
         self._drain()
 

@@ -34,6 +34,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
+from ldfast._failure import type_name
 from ldfast._headers import event_headers
 from ldfast.events.diagnostics import DIAGNOSTIC_PATH
 
@@ -101,7 +102,7 @@ class EventSender:
         self._headers = event_headers(config)
         self._timeout = config.http.connect_timeout + config.http.read_timeout
         self._posts: Set[_Post] = set()
-        self._idle_waiters: List[Deferred] = []
+        self._idle_waiters: List[Deferred[None]] = []
         self._closed = False
         self.disabled = False
         """True once LaunchDarkly refused an analytics payload for good (e.g. 401): stop sending."""
@@ -148,7 +149,7 @@ class EventSender:
         """Fires once no post is under way (at once if none is)."""
         if not self._posts:
             return _fired(None)
-        d: Deferred = Deferred()
+        d: Deferred[None] = Deferred()
         self._idle_waiters.append(d)
         return d
 
@@ -167,8 +168,8 @@ class EventSender:
         return result
 
 
-def _fired(value: Any) -> Deferred:
-    d: Deferred = Deferred()
+def _fired(value: Any) -> Deferred[Any]:
+    d: Deferred[Any] = Deferred()
     d.callback(value)
     return d
 
@@ -180,13 +181,13 @@ class _Post:
                  bulk: bool) -> None:
         self.sender = sender
         self.bulk = bulk
-        self.result: Deferred = Deferred()
+        self.result: Deferred[bool] = Deferred()
         self._uri = uri
         self._headers = headers
         self._body = gzip.compress(body) if sender._config.enable_event_compression else body
         self._what = what
         self._attempts = 0
-        self._request: Optional[Deferred] = None
+        self._request: Optional[Deferred[Any]] = None
         self._retry: Any = None
         self._cancelled = False
 
@@ -203,7 +204,7 @@ class _Post:
             d.errback(Failure())
         d.addCallback(self._read_body)
         self._request = d
-        timed_out = []
+        timed_out: list[bool] = []
         deadline = reactor.callLater(sender._timeout, self._time_out, d, timed_out)
         d.addBoth(self._answered, deadline, timed_out)
         d.addErrback(self._unexpected)
@@ -217,11 +218,11 @@ class _Post:
         return d
 
     @staticmethod
-    def _time_out(d: Deferred, timed_out: list) -> None:
+    def _time_out(d: Deferred[Any], timed_out: list[Any]) -> None:
         timed_out.append(True)
         d.cancel()
 
-    def _answered(self, result: Any, deadline: Any, timed_out: list) -> None:
+    def _answered(self, result: Any, deadline: Any, timed_out: list[Any]) -> None:
         self._request = None
         if deadline.active():
             deadline.cancel()
@@ -235,7 +236,7 @@ class _Post:
             elif result.check(CancelledError):
                 error = "cancelled"
             else:
-                error = result.getErrorMessage() or result.type.__name__
+                error = result.getErrorMessage() or type_name(result)
         else:
             status = result.code
             if status < 300:

@@ -125,7 +125,8 @@ def _store_type(config: Any) -> str:
         return "memory"
     describe = getattr(store, "describe_configuration", None)
     if callable(describe):
-        return describe(config)
+        description: str = describe(config)
+        return description
     if type(store) is InMemoryFeatureStore:
         return "memory"
     return "custom"

@@ -77,7 +77,7 @@ class MigrationOpEvent:
             out["measurements"] = measurements
         return out
 
-    def to_debugging_dict(self) -> dict:
+    def to_debugging_dict(self) -> dict[str, Any]:
         """The event's fields, for debugging (as the official SDK's)."""
         return {
             "timestamp": self.timestamp,

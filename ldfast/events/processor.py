@@ -92,12 +92,12 @@ class _Outcome:
 
     def __init__(self) -> None:
         self.value: Optional[bool] = None
-        self._waiters: List[Deferred] = []
+        self._waiters: List[Deferred[bool]] = []
 
     def wait(self) -> "Deferred[bool]":
         if self.value is not None:
             return succeed(self.value)
-        d: Deferred = Deferred()
+        d: Deferred[bool] = Deferred()
         self._waiters.append(d)
         return d
 
@@ -110,13 +110,12 @@ class _Outcome:
             d.callback(self.value)
 
 
-def _all_ok(ds: List[Deferred]) -> "Deferred[bool]":
+def _all_ok(ds: List[Deferred[bool]]) -> "Deferred[bool]":
     """True when every Deferred fires True (none of ours fails)."""
     if not ds:
         return succeed(True)
-    d = DeferredList(ds, consumeErrors=True)
-    d.addCallback(lambda results: all(ok and value for ok, value in results))
-    return d
+    return DeferredList(ds, consumeErrors=True).addCallback(
+        lambda results: all(ok and value for ok, value in results))
 
 
 class EventProcessor:
@@ -143,7 +142,7 @@ class EventProcessor:
         # reactor-only state
         self._outbox = Outbox(self._capacity)
         self._deliveries: Set[_Outcome] = set()
-        self._slot_waiters: Deque[Deferred] = deque()
+        self._slot_waiters: Deque[Deferred[bool]] = deque()
         self._giving_up = False
         self._stopped: Optional[_Outcome] = None
         self._started = False
@@ -187,10 +186,8 @@ class EventProcessor:
         if self._closed or self._sender.disabled:
             return succeed(False)
         earlier = [o.wait() for o in self._deliveries]
-        d = self._drain()
-        d.addCallback(lambda _: self._hand_off(wait_for_slot=True))
-        d.addCallback(lambda ok: _all_ok([succeed(ok)] + earlier))
-        return d
+        return self._drain().addCallback(lambda _: self._hand_off(wait_for_slot=True)).addCallback(
+            lambda ok: _all_ok([succeed(ok)] + earlier))
 
     def stop(self) -> "Deferred[bool]":
         """Flush what is pending, then stop; fires within about :data:`STOP_TIMEOUT` seconds whatever
@@ -216,9 +213,9 @@ class EventProcessor:
             finish(False)
             return stopped.wait()
         earlier = [o.wait() for o in self._deliveries]
-        d = self._drain()
-        d.addCallback(lambda _: self._hand_off(wait_for_slot=True))
-        d.addCallback(lambda ok: _all_ok([succeed(ok)] + earlier + [self._sender.idle().addCallback(lambda _: True)]))
+        handed = self._drain().addCallback(lambda _: self._hand_off(wait_for_slot=True))
+        d = handed.addCallback(
+            lambda ok: _all_ok([succeed(ok)] + earlier + [self._sender.idle().addCallback(lambda _: True)]))
         d.addErrback(lambda f: log.error("Unexpected error while stopping the event processor: %s", f.getErrorMessage()))
         d.addBoth(finish)
         return stopped.wait()
@@ -269,7 +266,7 @@ class EventProcessor:
     def _drain(self) -> "Deferred[None]":
         """Process every input queued now, :data:`BATCH` per reactor turn; fires when done (at once
         when they fit in one batch)."""
-        d: Deferred = Deferred()
+        d: Deferred[None] = Deferred()
         remaining = [len(self._inbox)]
 
         def step() -> None:
@@ -322,7 +319,7 @@ class EventProcessor:
         if len(self._deliveries) >= MAX_DELIVERIES:
             if not wait_for_slot:
                 return succeed(False)
-            waiter: Deferred = Deferred()
+            waiter: Deferred[bool] = Deferred()
             self._slot_waiters.append(waiter)
             return waiter
         self._outbox.take()
@@ -345,7 +342,7 @@ class EventProcessor:
                 return succeed(serialize(events, summary))
             except Exception:
                 return fail()
-        d: Deferred = Deferred()
+        d: Deferred[bytes] = Deferred()
         parts: List[Any] = []
         contexts = self._formatter.new_context_cache()  # each context written once per payload
         position = [0]

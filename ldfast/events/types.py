@@ -60,14 +60,14 @@ class EventFactory:
             flag.track_events or experiment)
 
     def new_default_event(self, flag: Flag, context: Context, default_value: Any,
-                          reason: Optional[dict]) -> EventInputEvaluation:
+                          reason: Optional[dict[str, Any]]) -> EventInputEvaluation:
         """The default served for an existing flag because of an error (no experiment forcing)."""
         return EventInputEvaluation(
             self._now(), context, flag.key, flag, None, default_value,
             reason if self._with_reasons else None, default_value, None, flag.track_events)
 
     def new_unknown_flag_event(self, key: str, context: Context, default_value: Any,
-                               reason: Optional[dict]) -> EventInputEvaluation:
+                               reason: Optional[dict[str, Any]]) -> EventInputEvaluation:
         """The default served for a flag that does not exist (or a client not ready)."""
         return EventInputEvaluation(
             self._now(), context, key, None, None, default_value,

@@ -27,7 +27,7 @@ class Consul:
 
     @staticmethod
     def new_feature_store(host: Optional[str] = None, port: Optional[int] = None, prefix: Optional[str] = None,
-                          consul_opts: Optional[dict] = None, caching: CacheConfig = CacheConfig.default()) -> Any:
+                          consul_opts: Optional[dict[str, Any]] = None, caching: CacheConfig = CacheConfig.default()) -> Any:
         """Not implemented: raises NotImplementedError (a FeatureStoreCore of your own in a
         ``CachingStoreWrapper`` works as a persistent store meanwhile)."""
         raise NotImplementedError("ldfast has no Consul feature store yet; use ldfast.integrations.Redis, "
@@ -65,7 +65,9 @@ class Files:
 
         Pass the result as ``Config(update_processor_class=...)``::
 
+            from ldfast import Config
             from ldfast.integrations import Files
+
             config = Config("sdk-key", update_processor_class=Files.new_data_source(paths=["flags.yml"]))
 
         Each file may hold ``flags`` (full flag JSON by key), ``flagValues`` (flag key to a value

@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 log = logging.getLogger(__name__)
 
 PathArg = Union[str, "os.PathLike[str]"]
-AllData = Dict[VersionedDataKind, Dict[str, dict]]
+AllData = Dict[VersionedDataKind, Dict[str, Dict[str, Any]]]
 # (mtime in ns, size, inode) of a file, or None when it cannot be read.
 _FileSignature = Optional[Tuple[int, int, int]]
 
@@ -147,7 +147,7 @@ class FileDataSource:
 
 def _as_path_list(paths: Union[PathArg, Sequence[PathArg]]) -> List[PathArg]:
     if isinstance(paths, (str, bytes, os.PathLike)):
-        return [paths]  # type: ignore[list-item]
+        return [paths]
     return list(paths)
 
 
@@ -209,11 +209,11 @@ def _full_item(item: Any, section: str) -> Any:
     return item
 
 
-def _flag_with_value(key: Any, value: Any) -> dict:
+def _flag_with_value(key: Any, value: Any) -> dict[str, Any]:
     return {"key": key, "version": 1, "on": True, "fallthrough": {"variation": 0}, "variations": [value]}
 
 
-def _add_item(all_data: AllData, kind: VersionedDataKind, item: dict) -> None:
+def _add_item(all_data: AllData, kind: VersionedDataKind, item: dict[str, Any]) -> None:
     key = item.get("key")
     if key is None:
         # The map key is not used in place of a missing "key" (as in the official SDK); such an

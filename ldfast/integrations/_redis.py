@@ -50,11 +50,11 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ldfast.feature_store import CacheConfig, InMemoryFeatureStore, _identity, _ready
 from ldfast.interfaces import DataStoreStatus, DataStoreUpdateSink
-from ldfast.model import parse_flag, parse_segment
+from ldfast.model import Flag, Segment, parse_flag, parse_segment
 from ldfast.versioned_data_kind import FEATURES, SEGMENTS, VersionedDataKind
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ class RedisFeatureStore(InMemoryFeatureStore):
         self._r_sync = threading.Condition(threading.RLock())
         # all below guarded by self._r_sync
         self._r_pending_init: Optional[Tuple[Dict[str, Any], Dict[str, Any]]] = None
-        self._r_pending: Dict[_Key, dict] = {}
+        self._r_pending: Dict[_Key, dict[str, Any]] = {}
         self._r_writing = False
         self._r_gen = 0  # counts our writes, queued and done: a read older than one never undoes it
         self._r_init_gen = 0
@@ -162,24 +162,25 @@ class RedisFeatureStore(InMemoryFeatureStore):
 
     # -- the FeatureStore write interface: cache now, Redis later -----------------------------
 
-    def init(self, all_data: Mapping[VersionedDataKind, Mapping[str, dict]]) -> None:
+    def init(self, all_data: Mapping[VersionedDataKind, Mapping[str, dict[str, Any]]]) -> None:
         with self._r_sync:
             super().init(all_data)
             self._queue_full_write()
         self.start()
 
-    def init_preprocessed(self, flags: Dict[str, Any], segments: Dict[str, Any], ordered: bool = False) -> tuple:
+    def init_preprocessed(self, flags: Dict[str, Any], segments: Dict[str, Any], ordered: bool = False) -> tuple[Any,
+                          ...]:
         with self._r_sync:
             old = super().init_preprocessed(flags, segments, ordered)
             self._queue_full_write()
         self.start()
         return old
 
-    def upsert(self, kind: VersionedDataKind, item: dict) -> bool:
+    def upsert(self, kind: VersionedDataKind, item: dict[str, Any]) -> bool:
         with self._r_sync:
             stored = super().upsert(kind, item)
             if stored:
-                key = (kind.namespace, item.get("key"))
+                key: Tuple[str, Any] = (kind.namespace, item.get("key"))
                 self._r_gen += 1
                 self._r_key_gen[key] = self._r_gen
                 self._r_pending[key] = item
@@ -287,13 +288,13 @@ class RedisFeatureStore(InMemoryFeatureStore):
                     del self._r_reading[what]
             mine.set()
 
-    def _read(self, want: Dict[str, Iterable[str]], fresh: bool) -> None:
+    def _read(self, want: Mapping[str, Iterable[str]], fresh: bool) -> None:
         """Read the keys ``want`` names, then, round by round, what the flags and segments read
         depend on (all of it when ``fresh``, else what the cache lacks); put it all in the cache."""
         with self._r_sync:
             start = self._r_gen
-        rounds: List[Dict[str, Dict[str, tuple]]] = []
-        asked: Dict[str, set] = {ns: set() for ns in _NS}
+        rounds: List[Dict[str, Dict[str, tuple[Any, ...]]]] = []
+        asked: Dict[str, set[Any]] = {ns: set() for ns in _NS}
         todo: Dict[str, Dict[str, None]] = {ns: dict.fromkeys(want.get(ns, ())) for ns in _NS}
         if fresh:  # what the cached items depend on now, in the same round trip
             for ns in _NS:
@@ -319,7 +320,7 @@ class RedisFeatureStore(InMemoryFeatureStore):
                     self._add_dependencies(ns, item, todo, asked, fresh)
         self._apply(rounds[::-1], start)  # (what is depended on first)
 
-    def _add_dependencies(self, ns: str, item: Any, todo: Dict[str, Dict[str, None]], asked: Dict[str, set],
+    def _add_dependencies(self, ns: str, item: Any, todo: Dict[str, Dict[str, None]], asked: Dict[str, set[Any]],
                           fresh: bool) -> None:
         for dep_ns, dep in _dependencies(ns, item):
             if dep not in asked[dep_ns] and dep not in todo[dep_ns] and (fresh or dep not in self._cache_of(dep_ns)):
@@ -342,10 +343,10 @@ class RedisFeatureStore(InMemoryFeatureStore):
         with self._r_sync:
             self._r_all_read = read_at
 
-    def _parse(self, got: Dict[str, Dict[str, Any]], new_only: bool = False) -> Dict[str, Dict[str, tuple]]:
+    def _parse(self, got: Dict[str, Dict[str, Any]], new_only: bool = False) -> Dict[str, Dict[str, tuple[Any, ...]]]:
         """{ns: {key: (JSON bytes or None, the item or None, the cached item the bytes are of)}}:
         parses only JSON the cache does not hold (outside the lock: writers never wait for it)."""
-        out: Dict[str, Dict[str, tuple]] = {}
+        out: Dict[str, Dict[str, tuple[Any, ...]]] = {}
         for ns in _NS:
             items, seen, absent = self._cache_of(ns), self._r_seen[ns], self._r_absent
             parsed = out[ns] = {}
@@ -362,7 +363,7 @@ class RedisFeatureStore(InMemoryFeatureStore):
                     parsed[key] = (value, _parse_item(ns, key, value), None)
         return out
 
-    def _apply(self, rounds: List[Dict[str, Dict[str, tuple]]], start: int) -> None:
+    def _apply(self, rounds: List[Dict[str, Dict[str, tuple[Any, ...]]]], start: int) -> None:
         """Put what was read into the cache (segments first, then flags, dependencies before what
         depends on them), except over writes of ours newer than the read; notify listeners."""
         now = time.monotonic()
@@ -648,8 +649,8 @@ class RedisFeatureStore(InMemoryFeatureStore):
         with self._r_sync:  # an entry the read skipped (a write of ours) is not due again at once
             for ns in _NS:
                 for key in want[ns]:
-                    stamp = self._r_stamp.get((ns, key))
-                    if stamp is not None and stamp <= limit:
+                    due = self._r_stamp.get((ns, key))
+                    if due is not None and due <= limit:
                         self._stamp((ns, key), now)
 
     def _check_inited(self) -> None:
@@ -717,7 +718,7 @@ class RedisFeatureStore(InMemoryFeatureStore):
         log.info("Initialized the Redis store with %d items", len(segments) + len(flags))
         return seen
 
-    def _write_item(self, ns: str, key: str, item: dict) -> Optional[bytes]:
+    def _write_item(self, ns: str, key: str, item: dict[str, Any]) -> Optional[bytes]:
         """Write one item unless Redis has it at the same or a newer version; its JSON if written."""
         base = "%s:%s" % (self._r_prefix, ns)
         text = _dumps(ns, key, item)
@@ -748,7 +749,7 @@ def _absent(ns: str, key: str) -> Any:
     return _PARSE[ns]({"key": key, "version": _ABSENT_VERSION, "deleted": True})
 
 
-def _is_absent(item: Any) -> bool:
+def _is_absent(item: Union[Flag, Segment]) -> bool:
     return item.deleted and item.version == _ABSENT_VERSION
 
 

@@ -76,7 +76,7 @@ class RedisBigSegmentStore(BigSegmentStore):
         except ValueError:
             raise ValueError("%s is not a Unix time in ms: %r" % (self._synchronized_on_key, value[:40])) from None
 
-    def get_membership(self, context_hash: str) -> Optional[dict]:
+    def get_membership(self, context_hash: str) -> Optional[dict[str, Any]]:
         """``{segment ref: included}`` for a hashed context key, or None when both sets are empty."""
         pipe = self._redis.pipeline(transaction=False)
         pipe.smembers(self._prefix + _INCLUDE + context_hash)

@@ -32,9 +32,9 @@ def _variation_for_boolean(value: bool) -> int:
 class _Store(Protocol):
     """The part of the feature store API that a data source writes to."""
 
-    def init(self, all_data: Dict[VersionedDataKind, Dict[str, dict]]) -> None: ...
+    def init(self, all_data: Dict[VersionedDataKind, Dict[str, dict[str, Any]]]) -> None: ...
 
-    def upsert(self, kind: VersionedDataKind, item: dict) -> None: ...
+    def upsert(self, kind: VersionedDataKind, item: dict[str, Any]) -> None: ...
 
 
 class TestData:
@@ -42,12 +42,18 @@ class TestData:
 
     ::
 
+        from ldfast import Config, Context, LDClient
+        from ldfast.integrations.test_data import TestData
+
         td = TestData.data_source()
         td.update(td.flag("flag-key-1").variation_for_all(True))
-        client = LDClient(config=Config("SDK_KEY", update_processor_class=td))
+        client = LDClient(config=Config("SDK_KEY", update_processor_class=td, send_events=False))
+        assert client.variation("flag-key-1", Context.create("some-user-key"), False) is True
 
         # later, while the client runs:
         td.update(td.flag("flag-key-1").variation_for_user("some-user-key", True).fallthrough_variation(False))
+        assert client.variation("flag-key-1", Context.create("another-key"), True) is False
+        client.close()
 
     ``FlagBuilder`` covers targets and "is one of"/"is not one of" rules; for anything else use
     ``use_preconfigured_flag`` with full flag JSON.
@@ -58,8 +64,8 @@ class TestData:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._flag_builders: Dict[str, FlagBuilder] = {}
-        self._current_flags: Dict[str, dict] = {}
-        self._current_segments: Dict[str, dict] = {}
+        self._current_flags: Dict[str, dict[str, Any]] = {}
+        self._current_segments: Dict[str, dict[str, Any]] = {}
         self._instances: List[_TestDataSource] = []
 
     def __call__(self, config: Any, store: _Store, ready: threading.Event) -> "_TestDataSource":
@@ -95,7 +101,7 @@ class TestData:
             self._broadcast(FEATURES, new_flag)
         return self
 
-    def use_preconfigured_flag(self, flag: dict) -> "TestData":
+    def use_preconfigured_flag(self, flag: dict[str, Any]) -> "TestData":
         """Store a flag given as full flag JSON (an ldfast addition, as in the Go and Java SDKs).
 
         Its version is kept if higher than the current one for that key, else set to current + 1.
@@ -108,7 +114,7 @@ class TestData:
             self._broadcast(FEATURES, item)
         return self
 
-    def use_preconfigured_segment(self, segment: dict) -> "TestData":
+    def use_preconfigured_segment(self, segment: dict[str, Any]) -> "TestData":
         """Store a segment given as full segment JSON (an ldfast addition, as in the Go and Java SDKs).
 
         Its version is kept if higher than the current one for that key, else set to current + 1.
@@ -122,12 +128,12 @@ class TestData:
     # -- internals used by _TestDataSource ------------------------------------------------------
 
     @staticmethod
-    def _next_version(current: Dict[str, dict], key: str) -> int:
+    def _next_version(current: Dict[str, dict[str, Any]], key: str) -> int:
         old = current.get(key)
         return (old["version"] if old else 0) + 1
 
     @staticmethod
-    def _versioned_copy(current: Dict[str, dict], item: dict) -> dict:
+    def _versioned_copy(current: Dict[str, dict[str, Any]], item: dict[str, Any]) -> dict[str, Any]:
         key = item.get("key")
         if not isinstance(key, str):
             raise ValueError('a preconfigured item needs a string "key"')
@@ -138,7 +144,7 @@ class TestData:
             new_item["version"] = next_version
         return new_item
 
-    def _broadcast(self, kind: VersionedDataKind, item: dict) -> None:
+    def _broadcast(self, kind: VersionedDataKind, item: dict[str, Any]) -> None:
         # Called with the lock held, so every client sees updates in the order they were made.
         for instance in self._instances:
             instance._upsert(kind, copy.deepcopy(item))
@@ -191,10 +197,10 @@ class _TestDataSource:
     def is_alive(self) -> bool:
         return not self._stopped
 
-    def _init(self, all_data: Dict[VersionedDataKind, Dict[str, dict]]) -> None:
+    def _init(self, all_data: Dict[VersionedDataKind, Dict[str, dict[str, Any]]]) -> None:
         self._store.init(all_data)
 
-    def _upsert(self, kind: VersionedDataKind, item: dict) -> None:
+    def _upsert(self, kind: VersionedDataKind, item: dict[str, Any]) -> None:
         try:
             self._store.upsert(kind, item)
         except Exception as e:  # one broken client must not stop updates to the others
@@ -337,10 +343,10 @@ class FlagBuilder:
         self._targets = {}
         return self
 
-    def _build(self, version: int) -> dict:
+    def _build(self, version: int) -> dict[str, Any]:
         """The flag JSON at ``version``, shaped exactly as the official SDK builds it."""
-        targets: List[dict] = []
-        context_targets: List[dict] = []
+        targets: List[dict[str, Any]] = []
+        context_targets: List[dict[str, Any]] = []
         for kind, by_variation in self._targets.items():
             for idx, keys in by_variation.items():
                 values = sorted(keys)
@@ -374,7 +380,7 @@ class FlagRuleBuilder:
 
     def __init__(self, flag_builder: FlagBuilder) -> None:
         self._flag_builder = flag_builder
-        self._clauses: List[dict] = []
+        self._clauses: List[dict[str, Any]] = []
         self._variation: Optional[int] = None
 
     def _copy(self, flag_builder: FlagBuilder) -> "FlagRuleBuilder":
@@ -399,7 +405,8 @@ class FlagRuleBuilder:
         """Add a clause: the ``context_kind`` context's ``attribute`` is not one of ``values``."""
         return self._add_clause(context_kind, attribute, values, negate=True)
 
-    def _add_clause(self, context_kind: str, attribute: str, values: tuple, negate: bool) -> "FlagRuleBuilder":
+    def _add_clause(self, context_kind: str, attribute: str, values: tuple[Any, ...],
+                    negate: bool) -> "FlagRuleBuilder":
         self._clauses.append(
             {"contextKind": context_kind, "attribute": attribute, "op": "in", "values": list(values), "negate": negate}
         )
@@ -414,5 +421,5 @@ class FlagRuleBuilder:
         self._flag_builder._add_rule(self)
         return self._flag_builder
 
-    def _build(self, rule_id: str) -> dict:
+    def _build(self, rule_id: str) -> dict[str, Any]:
         return {"id": "rule" + rule_id, "variation": self._variation, "clauses": copy.deepcopy(self._clauses)}

@@ -76,10 +76,12 @@ class TwistedMigrator(Migrator):
             except Exception:
                 done.errback(Failure())
                 return
+            running: Deferred[Any]
             if isinstance(request, Executor):
                 running = self._call(request)
             else:
-                running = gatherResults([self._call(o) for o in request], consumeErrors=True).addCallback(tuple)
+                running = gatherResults([self._call(o) for o in request], consumeErrors=True).addCallback(
+                    lambda results: tuple(results))
             running.addCallbacks(resume, done.errback)
 
         resume(None)

@@ -224,10 +224,12 @@ class MigratorImpl(Migrator):
                                    sampler)
 
     def read(self, key: str, context: "Context", default_stage: Stage, payload: Optional[Any] = None) -> OperationResult:
-        return self._operation(Operation.READ, key, context, default_stage, payload)
+        result: OperationResult = self._operation(Operation.READ, key, context, default_stage, payload)
+        return result
 
     def write(self, key: str, context: "Context", default_stage: Stage, payload: Optional[Any] = None) -> WriteResult:
-        return self._operation(Operation.WRITE, key, context, default_stage, payload)
+        result: WriteResult = self._operation(Operation.WRITE, key, context, default_stage, payload)
+        return result
 
     def _operation(self, operation: Operation, key: str, context: Any, default_stage: Stage, payload: Any) -> Any:
         stage, tracker = self._client.migration_variation(key, context, default_stage)
@@ -247,7 +249,7 @@ def _run(request: Any) -> Any:
     if isinstance(request, Executor):
         return request.run()
     first, second = request
-    box: list = []
+    box: list[Any] = []
     thread = threading.Thread(target=lambda: box.append(second.run()), name="ldfast-migration-read", daemon=True)
     thread.start()
     try:

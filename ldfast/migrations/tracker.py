@@ -17,7 +17,8 @@ from random import random as _random
 from typing import Any, Callable, Dict, Optional, Set, Tuple, Union
 
 from ldfast.context import Context, to_context
-from ldfast.evaluation import EvaluationDetail, error_reason
+from ldfast._ext.model import error_reason
+from ldfast.evaluation import EvaluationDetail
 from ldfast.events.migration import MigrationOpEvent
 from ldfast.migrations.types import Operation, Origin, Stage
 

@@ -12,6 +12,7 @@ DynamoDB-compatible server (moto in server mode, on loopback), with the official
 """
 import copy
 import json
+import socket
 import threading
 import uuid
 
@@ -327,3 +328,61 @@ def test_big_segment_store_reads_the_layout_and_include_wins(moto, table):
     assert store.get_membership(h) == official.get_membership(h) == {"a.g1": True, "b.g1": True, "c.g1": False}
     assert store.get_membership("nobody") is None and official.get_membership("nobody") is None
     store.stop()
+
+
+# -- diagnostics, fork, a server that never answers --------------------------------------------------
+
+def test_diagnostics_name_the_dynamodb_store(moto, table):
+    from ldclient.impl.events.diagnostics import create_diagnostic_init as official_init
+
+    from ldfast.events.diagnostics import create_diagnostic_init
+
+    store = DynamoDB.new_feature_store(table, dynamodb_opts=moto.dynamodb_opts)
+    try:
+        ours = create_diagnostic_init(0, {}, Config(SDK_KEY, feature_store=store))["configuration"]
+        official_store = OfficialDynamoDB.new_feature_store(table, dynamodb_opts=moto.dynamodb_opts)
+        theirs = official_init(0, {}, OfficialConfig(SDK_KEY, feature_store=official_store))["configuration"]
+        assert ours["dataStoreType"] == theirs["dataStoreType"] == "DynamoDB"
+    finally:
+        store.close()
+
+
+def test_a_forked_child_keeps_refreshing_from_dynamodb(moto, table):
+    put(moto, table, flag("f", 1, "before"))
+    store = DynamoDB.new_feature_store(table, prefix="p", dynamodb_opts=moto.dynamodb_opts,
+                                       caching=CacheConfig(expiration=0.1))
+    client = LDClient(Config(SDK_KEY, use_ldd=True, feature_store=store, send_events=False))
+    try:
+        assert client.variation("f", ldfast.Context.create("u"), None) == "before"  # (now cached)
+        def child():  # a worker and a boto3 client of its own, made by the store itself
+            changed_event = threading.Event()
+            store.add_change_listener(lambda keys: changed_event.set())
+            put(moto, table, flag("f", 2, "after"))
+            return client.variation("f", ldfast.Context.create("u"), None) if changed_event.wait(WAIT) else None
+
+        assert helpers.in_forked_child(child) == (0, "after")
+    finally:
+        client.close()
+
+
+def test_a_server_that_never_answers_makes_the_store_unavailable_and_close_returns(face):
+    """A socket that accepts connections and never answers (1 s read timeouts): the first read of
+    a flag not cached fails (FLAG_NOT_FOUND), the store is unavailable, the next flag is not read
+    at all, and close() returns (waiting at most 2 s for the worker)."""
+    from botocore.config import Config as BotoConfig
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    opts = dict(MotoServer(port=listener.getsockname()[1]).dynamodb_opts,
+                config=BotoConfig(connect_timeout=1, read_timeout=1, retries={"max_attempts": 1}))
+    try:
+        store = DynamoDB.new_feature_store("t", dynamodb_opts=opts)
+        client = face.client(Config(SDK_KEY, use_ldd=True, feature_store=store, send_events=False))
+        assert face.detail(client, "f") == ("dflt", NOT_FOUND)
+        assert not store.is_available() and not store.needs_read("g")
+        assert face.detail(client, "g") == ("dflt", NOT_FOUND)
+        face._run(client.close)
+        store.close()
+    finally:
+        listener.close()

@@ -6,7 +6,7 @@ stores, ``ldfast.integrations._redis``/``_dynamodb`` on ``_persistent``).
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 import logging
 from ldfast.config import Config
@@ -30,7 +30,7 @@ class Consul:
 
     @staticmethod
     def new_feature_store(host: Optional[str] = None, port: Optional[int] = None, prefix: Optional[str] = None,
-                          consul_opts: Optional[dict] = None, caching: CacheConfig = CacheConfig.default()) -> Any:
+                          consul_opts: Optional[Dict[str, Any]] = None, caching: CacheConfig = CacheConfig.default()) -> Any:
         """Not implemented: raises NotImplementedError (a FeatureStoreCore of your own in a
         ``CachingStoreWrapper`` works as a persistent store meanwhile)."""
         raise NotImplementedError("ldfast has no Consul feature store yet; use ldfast.integrations.Redis, "

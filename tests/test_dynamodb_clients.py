@@ -386,3 +386,19 @@ def test_a_server_that_never_answers_makes_the_store_unavailable_and_close_retur
         store.close()
     finally:
         listener.close()
+
+
+def test_big_segments_through_each_face(face, moto, table):
+    """The Big Segment store's queries run off the reactor (the manager's thread pool) for the
+    Twisted client, on the calling thread for the sync client; the membership decides the rule."""
+    from tests.helpers import static_source
+
+    put_membership(moto, table, "bs", "u-in", include=["big-user.g2"])
+    set_synchronized(moto, table, "bs", NOW_MS())
+    store = DynamoDB.new_big_segment_store(table, prefix="bs", dynamodb_opts=moto.dynamodb_opts)
+    client = face.client(Config(SDK_KEY, send_events=False, big_segments=BigSegmentsConfig(store=store),
+                                update_processor_class=static_source(copy.deepcopy(BIG_FLAGS),
+                                                                     copy.deepcopy(BIG_SEGMENTS))))
+    for key, value in (("u-in", "on"), ("u-none", "off")):
+        detail = face._run(client.variation_detail, "f-user", ldfast.Context.create(key), "default")
+        assert (detail.value, detail.reason.get("bigSegmentsStatus")) == (value, "HEALTHY")

@@ -402,3 +402,20 @@ def test_big_segments_through_each_face(face, moto, table):
     for key, value in (("u-in", "on"), ("u-none", "off")):
         detail = face._run(client.variation_detail, "f-user", ldfast.Context.create(key), "default")
         assert (detail.value, detail.reason.get("bigSegmentsStatus")) == (value, "HEALTHY")
+
+
+def test_big_segments_when_dynamodb_is_down_report_store_error():
+    from tests.helpers import static_source
+    from tests.support.processes import free_port
+
+    opts = MotoServer(port=free_port()).dynamodb_opts  # (nothing listens there)
+    store = DynamoDB.new_big_segment_store("t", prefix="bs", dynamodb_opts=opts)
+    client = LDClient(Config(SDK_KEY, send_events=False, big_segments=BigSegmentsConfig(store=store),
+                             update_processor_class=static_source(copy.deepcopy(BIG_FLAGS), copy.deepcopy(BIG_SEGMENTS))),
+                      start_wait=5)
+    try:
+        detail = client.variation_detail("f-user", ldfast.Context.create("u-in"), "default")
+        assert (detail.value, detail.reason.get("bigSegmentsStatus")) == ("off", "STORE_ERROR")
+        assert not client.big_segment_store_status_provider.status.available
+    finally:
+        client.close()

@@ -55,6 +55,7 @@ bench: build services
 	$(PY) bench/put_bench.py
 	$(PY) bench/events_bench.py
 	$(PY) bench/redis_bench.py
+	$(PY) bench/dynamodb_bench.py
 	$(PY) bench/big_segments_bench.py
 	if command -v wrk >/dev/null; then $(PY) bench/serve_bench.py; \
 	else echo "serving benchmark skipped: wrk is not installed (apt-get install wrk)"; fi

@@ -52,3 +52,21 @@ def raw(server):
     r = redis.Redis.from_url(server.url)
     yield r
     r.close()
+
+
+@pytest.fixture(scope="module")
+def moto():
+    """A real DynamoDB-compatible server (moto in server mode) on a free loopback port, one per
+    test module (the DynamoDB tests); ``moto.dynamodb_opts`` connects a store or a client to it."""
+    from tests.support.moto_server import MotoServer
+
+    with MotoServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def table(moto):
+    """A new empty table on ``moto``, in the SDKs' layout (partition key ``namespace``, sort key ``key``)."""
+    import uuid
+
+    return moto.create_table("t-%s" % uuid.uuid4().hex[:10])

@@ -61,3 +61,26 @@ def quiet_sdk_logs() -> Iterator[None]:
     finally:
         for lg, level in zip(loggers, saved):
             lg.setLevel(level)
+
+
+def in_forked_child(fn: Any) -> "tuple[int, str]":
+    """Run ``fn()`` in a forked child; (its exit code, what it returned as text). The child exits
+    1 when ``fn`` returns None or raises, else 0; the parent waits for it."""
+    import os
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            answer = fn()
+            if answer is not None:
+                os.write(write_end, str(answer).encode())
+                code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    _, status = os.waitpid(pid, 0)
+    answer = os.read(read_end, 100).decode()
+    os.close(read_end)
+    return os.WEXITSTATUS(status), answer

@@ -230,13 +230,11 @@ def test_unsupported_options_raise_rather_than_being_ignored(option):
         Config("sdk-key", **{option: lambda *a: None})
 
 
-@pytest.mark.parametrize("call", ["Consul.new_feature_store()", "DynamoDB.new_feature_store('t')",
-                                  "DynamoDB.new_big_segment_store('t')"])
-def test_stores_ldfast_lacks_raise(call):
+def test_stores_ldfast_lacks_raise():
     from ldfast import integrations
 
     with pytest.raises(NotImplementedError):
-        eval(call, {"Consul": integrations.Consul, "DynamoDB": integrations.DynamoDB})
+        integrations.Consul.new_feature_store()
 
 
 def test_versioned_data_kind_decode_encode_as_official():

@@ -26,7 +26,7 @@ from ldfast.feature_store import CacheConfig
 from ldfast.integrations import Redis
 from ldfast.versioned_data_kind import FEATURES
 
-from tests.support.faces import FACES, Face
+from tests.support.faces import FACES, StoreFace
 from tests.support.fake_ld import FakeLaunchDarklyThread
 from tests.support.redis_server import RedisServer
 
@@ -36,22 +36,9 @@ TTL = 0.3
 NOT_FOUND = {"kind": "ERROR", "errorKind": "FLAG_NOT_FOUND"}
 
 
-class RedisFace(Face):
-    def detail(self, client, key, default="dflt"):
-        detail = self._run(client.variation_detail, key, ldfast.Context.create("u"), default)
-        return detail.value, detail.reason
-
-    def value(self, client, key, default="dflt"):
-        return self.variation(client, key, ldfast.Context.create("u"), default)
-
-    def all_values(self, client):
-        state = self._run(lambda: client.all_flags_state(ldfast.Context.create("u")))
-        return state.to_values_map() if state.valid else None
-
-
 @pytest.fixture(params=FACES)
 def face(request):
-    f = RedisFace(request.param)
+    f = StoreFace(request.param)
     yield f
     f.close()
 
@@ -248,18 +235,4 @@ def test_unparseable_json_is_malformed_flag_and_the_rest_evaluates(face, server,
 
 def test_reads_run_on_the_calling_thread_or_the_reactors_thread_pool(face, server, prefix, raw):
     put(raw, prefix, flag("f", 1, "one"))
-    store = Redis.new_feature_store(url=server.url, prefix=prefix)
-    threads = []
-    for name in ("read", "read_all"):  # (before the client binds them)
-        method = getattr(store, name)
-        setattr(store, name, lambda *a, _m=method: (threads.append(threading.current_thread()), _m(*a))[1])
-    client = face.client(Config(SDK_KEY, use_ldd=True, feature_store=store, send_events=False))
-    assert face.value(client, "f") == "one"
-    assert face.all_values(client) == {"f": "one"}
-    assert face.value(client, "f") == "one"  # cached: no read
-    assert len(threads) == 2
-    if face.kind == "sync":
-        assert threads == [threading.current_thread()] * 2
-    else:
-        reactor_thread = face._app._thread
-        assert all(t is not reactor_thread and t is not threading.current_thread() for t in threads)
+    face.check_reads_off_the_reactor(Redis.new_feature_store(url=server.url, prefix=prefix), SDK_KEY)

@@ -2,7 +2,6 @@
 its Redis store writes -> ldfast reads, ldfast (streaming from the fake LaunchDarkly) writes -> the
 official daemon-mode client reads; outages, status, initialization, bad data, close()."""
 import copy
-import os
 import json
 import socket
 import threading
@@ -405,25 +404,14 @@ def test_a_forked_child_keeps_refreshing_from_redis(server):
     client, store = fast_daemon(server.url, prefix, CacheConfig(expiration=0.1))
     try:
         assert client.variation("f", ldfast.Context.create("u"), None) == "before"  # (now cached)
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: its worker thread was not forked; the store restarts it by itself
-            code = 1
-            try:
-                changed = threading.Event()
-                store.add_change_listener(lambda keys: changed.set())
-                child_redis = redis.Redis.from_url(server.url)
-                child_redis.hset(prefix + ":features", "f", json.dumps(flag("f", 2, "after")))
-                if changed.wait(WAIT):
-                    os.write(write_end, str(client.variation("f", ldfast.Context.create("u"), None)).encode())
-                    code = 0
-            finally:
-                os._exit(code)
-        os.close(write_end)
-        _, status = os.waitpid(pid, 0)
-        answer = os.read(read_end, 100).decode()
-        os.close(read_end)
-        assert os.WEXITSTATUS(status) == 0 and answer == "after"
+        def child():  # its worker thread was not forked; the store restarts it by itself
+            changed = threading.Event()
+            store.add_change_listener(lambda keys: changed.set())
+            child_redis = redis.Redis.from_url(server.url)
+            child_redis.hset(prefix + ":features", "f", json.dumps(flag("f", 2, "after")))
+            return client.variation("f", ldfast.Context.create("u"), None) if changed.wait(WAIT) else None
+
+        assert helpers.in_forked_child(child) == (0, "after")
     finally:
         client.close()
         r.close()

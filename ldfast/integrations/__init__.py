@@ -1,16 +1,18 @@
 """Optional data sources and stores that plug into ``Config``, as in ``ldclient.integrations``.
 
-``Files`` (local flag files), ``Redis`` (a persistent feature store, ``ldfast.integrations._redis``).
+``Files`` (local flag files), ``Redis`` and ``DynamoDB`` (persistent feature stores and Big Segment
+stores, ``ldfast.integrations._redis``/``_dynamodb`` on ``_persistent``).
 ``TestData`` lives in :mod:`ldfast.integrations.test_data`, where the official SDK keeps it.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 import logging
 from ldfast.config import Config
 from ldfast.feature_store import CacheConfig
 from ldfast.feature_store_helpers import CachingStoreWrapper
+from ldfast.integrations._dynamodb import DynamoDB
 from ldfast.integrations._files import FileDataSourceFactory, PathArg
 from ldfast.integrations._redis import Redis
 from ldfast.interfaces import BigSegmentStore, FeatureStore, UpdateProcessor
@@ -21,34 +23,18 @@ __all__ = ("CacheConfig", "CachingStoreWrapper", "Consul", "DynamoDB", "Files", 
 
 
 class Consul:
-    """As ``ldclient.integrations.Consul``; not implemented by ldfast yet (raises)."""
+    """As ``ldclient.integrations.Consul``; not implemented by ldfast (raises): no Consul server can be
+    installed where ldfast is tested, and no store is shipped untested."""
 
     DEFAULT_PREFIX = "launchdarkly"
 
     @staticmethod
     def new_feature_store(host: Optional[str] = None, port: Optional[int] = None, prefix: Optional[str] = None,
-                          consul_opts: Optional[dict[str, Any]] = None, caching: CacheConfig = CacheConfig.default()) -> Any:
+                          consul_opts: Optional[Dict[str, Any]] = None, caching: CacheConfig = CacheConfig.default()) -> Any:
         """Not implemented: raises NotImplementedError (a FeatureStoreCore of your own in a
         ``CachingStoreWrapper`` works as a persistent store meanwhile)."""
         raise NotImplementedError("ldfast has no Consul feature store yet; use ldfast.integrations.Redis, "
                                   "or your own FeatureStoreCore in ldfast.feature_store_helpers.CachingStoreWrapper")
-
-
-class DynamoDB:
-    """As ``ldclient.integrations.DynamoDB``; not implemented by ldfast yet (raises)."""
-
-    @staticmethod
-    def new_feature_store(table_name: str, prefix: Optional[str] = None, dynamodb_opts: Mapping[str, Any] = {},
-                          caching: CacheConfig = CacheConfig.default()) -> Any:
-        """Not implemented: raises NotImplementedError."""
-        raise NotImplementedError("ldfast has no DynamoDB feature store yet; use ldfast.integrations.Redis, "
-                                  "or your own FeatureStoreCore in ldfast.feature_store_helpers.CachingStoreWrapper")
-
-    @staticmethod
-    def new_big_segment_store(table_name: str, prefix: Optional[str] = None,
-                              dynamodb_opts: Mapping[str, Any] = {}) -> Any:
-        """Not implemented: raises NotImplementedError."""
-        raise NotImplementedError("ldfast has no DynamoDB Big Segment store yet; use ldfast.integrations.Redis")
 
 
 class Files:

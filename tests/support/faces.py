@@ -8,7 +8,8 @@ that check one behaviour through every face against the fake LaunchDarkly
 """
 from __future__ import annotations
 
-from typing import Any, List
+import threading
+from typing import Any, Dict, List, Optional, Tuple
 
 from ldfast import Config, LDClient
 from ldfast._reactor import ReactorThread
@@ -65,3 +66,45 @@ class Face:
             self._run(client.close)
         if self._app is not None:
             self._app.stop()
+
+
+class StoreFace(Face):
+    """A face with what the persistent-store tests ask a client: a value, a detail (value,
+    reason), all_flags_state's values, for the context "u"; and where the store's reads run."""
+
+    def detail(self, client: Any, key: str, default: Any = "dflt") -> Tuple[Any, Any]:
+        import ldfast
+
+        detail = self._run(client.variation_detail, key, ldfast.Context.create("u"), default)
+        return detail.value, detail.reason
+
+    def value(self, client: Any, key: str, default: Any = "dflt") -> Any:
+        import ldfast
+
+        return self.variation(client, key, ldfast.Context.create("u"), default)
+
+    def all_values(self, client: Any) -> Optional[Dict[str, Any]]:
+        import ldfast
+
+        state = self._run(lambda: client.all_flags_state(ldfast.Context.create("u")))
+        return state.to_values_map() if state.valid else None
+
+    def check_reads_off_the_reactor(self, store: Any, sdk_key: str) -> None:
+        """With flag "f" = "one" in the store's database: a daemon-mode client on ``store`` reads
+        it (``read``, then ``read_all``) once each, on the calling thread for the sync face, in
+        the reactor's thread pool for the Twisted face (never on the reactor)."""
+        threads: List[threading.Thread] = []
+        for name in ("read", "read_all"):  # (before the client binds them)
+            method = getattr(store, name)
+            setattr(store, name, lambda *a, _m=method: (threads.append(threading.current_thread()), _m(*a))[1])
+        client = self.client(Config(sdk_key, use_ldd=True, feature_store=store, send_events=False))
+        assert self.value(client, "f") == "one"
+        assert self.all_values(client) == {"f": "one"}
+        assert self.value(client, "f") == "one"  # cached: no read
+        assert len(threads) == 2
+        if self.kind == "sync":
+            assert threads == [threading.current_thread()] * 2
+        else:
+            assert self._app is not None
+            reactor_thread = self._app._thread
+            assert all(t is not reactor_thread and t is not threading.current_thread() for t in threads)

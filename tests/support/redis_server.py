@@ -10,14 +10,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from typing import Optional
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.processes import free_port, stop_process, wait_until_answers
 
 
 def redis_server_binary() -> str:
@@ -35,7 +30,7 @@ class RedisServer:
     """
 
     def __init__(self, port: Optional[int] = None, keep_data: bool = False) -> None:
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.keep_data = keep_data
         self._dir = tempfile.mkdtemp(prefix="ldfast-redis-")
         self._proc: Optional[subprocess.Popen] = None
@@ -52,19 +47,8 @@ class RedisServer:
                 "--protected-mode", "no", "--loglevel", "warning"]
         args += ["--save", "1 1", "--dbfilename", "dump.rdb"] if self.keep_data else ["--save", ""]
         self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError("redis-server exited with %s" % self._proc.returncode)
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(64).startswith(b"+PONG"):
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.02)
-        raise TimeoutError("redis-server did not answer on port %d" % self.port)
+        wait_until_answers(self._proc, self.port, b"PING\r\n", b"+PONG", "redis-server", timeout)
+        return self
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
@@ -77,12 +61,7 @@ class RedisServer:
                     s.recv(64)
             except OSError:
                 pass
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
 
     def close(self) -> None:
         self.stop()

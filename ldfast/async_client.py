@@ -110,6 +110,8 @@ class AsyncLDClient:
             raise TypeError("config must be an ldfast AsyncConfig (or Config), not %s" % type(config).__name__)
         self._client = _LoopClient(config)
         self._core = self._client._core
+        self._config = self._client._config  # (with this client's instance id)
+        self._store = self._client._store
         self._reactor: Optional[LoopReactor] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._started = False
@@ -286,6 +288,19 @@ class AsyncLDClient:
     def track_migration_op(self, tracker: OpTracker) -> None:
         """Record a migration operation's event (``MigratorBuilder`` does this itself)."""
         self._client.track_migration_op(tracker)
+
+    async def set_offline(self) -> None:
+        """Stop all network activity (pending events are delivered first, bounded); evaluations
+        return defaults until ``set_online()`` (as ``TwistedLDClient``; not in the official client)."""
+        await result_of(self._client.set_offline(), self._bound_loop())
+
+    async def set_online(self) -> None:
+        """Resume network activity after ``set_offline()`` (a new connection; returns at once)."""
+        loop = self._bound_loop()
+        if self._reactor is None:  # never started: start() does it
+            self._client._offline = self._client._core.offline = False
+            return
+        await result_of(self._client.set_online(), loop)
 
     # -- the rest of the official surface -------------------------------------------------------
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from typing import Any, TypeVar
 
 from twisted.internet.asyncioreactor import AsyncioSelectorReactor
@@ -37,8 +38,18 @@ class LoopReactor(AsyncioSelectorReactor):
     def crash(self) -> None:
         ReactorBase.crash(self)  # not AsyncioSelectorReactor.crash: that stops the asyncio loop
 
+    def _initThreadPool(self) -> None:
+        super()._initThreadPool()
+        # daemon threads: a client never closed must not hold the interpreter at exit (nor a
+        # gunicorn master whose loop is gone), as no reactor shutdown will stop this pool
+        self.threadpool.threadFactory = _daemon_thread  # type: ignore[union-attr]
+
     def run(self, installSignalHandlers: bool = True) -> None:
         raise RuntimeError("a LoopReactor runs on the application's asyncio loop; it is never run by itself")
+
+
+def _daemon_thread(*args: Any, **kwargs: Any) -> threading.Thread:
+    return threading.Thread(*args, daemon=True, **kwargs)
 
 
 def loop_reactor(loop: asyncio.AbstractEventLoop) -> LoopReactor:

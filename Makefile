@@ -31,8 +31,8 @@ test: build services
 	LDFAST_NO_EXTENSIONS=1 $(PY) -m pytest -q --no-c-extensions
 	$(MAKE) contract-tests
 
-# LaunchDarkly's contract tests (sdk-test-harness) against tests/contract/service.py, for the sync
-# and the Twisted client, persistence tests included (a redis-server on 6379 is started when the
+# LaunchDarkly's contract tests (sdk-test-harness) against tests/contract/service.py, for the sync,
+# the Twisted and the asyncio client, persistence tests included (a redis-server on 6379 is started when the
 # port is free). The harness: $$LD_TEST_HARNESS, ../shared/sdk-test-harness, or downloaded.
 contract-tests: build services
 	PY=$(PY) bash tests/contract/run.sh

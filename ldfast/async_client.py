@@ -285,6 +285,12 @@ class AsyncLDClient:
         """Record an identify event for the context."""
         self._client.identify(context)
 
+    def _new_migrator(self, settings: Any) -> Any:
+        """``MigratorBuilder(client).build()``'s migrator: ``read``/``write`` are coroutines."""
+        from ldfast.migrations._asyncio import AsyncMigrator
+
+        return AsyncMigrator(self._client, settings)
+
     def track_migration_op(self, tracker: OpTracker) -> None:
         """Record a migration operation's event (``MigratorBuilder`` does this itself)."""
         self._client.track_migration_op(tracker)

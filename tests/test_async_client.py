@@ -228,3 +228,38 @@ def test_gunicorn_uvicorn_workers_fork_after_the_client_was_made(tmp_path, mode)
             assert server.proc.returncode == 0, server.log()
         finally:
             server.kill()
+
+
+def test_migrator_read_and_write_are_coroutines_with_async_and_blocking_origins():
+    import threading
+
+    from ldfast import MigratorBuilder, Result, Stage
+
+    td = TestData.data_source()
+    td.update(td.flag("m").variations("off", "dualwrite", "shadow", "live", "rampdown", "complete")
+              .variation_for_all(2))  # shadow: old authoritative, both read
+    calls = []
+
+    async def new_read(payload):
+        await asyncio.sleep(0)  # an asyncio await: the origin runs as a task on the loop
+        calls.append(("new", payload, threading.current_thread() is loop_thread))
+        return Result.success("new:%s" % payload)
+
+    def old_read(payload):  # a plain function: taken to block, run in the client's thread pool
+        calls.append(("old", payload, threading.current_thread() is loop_thread))
+        return Result.success("old:%s" % payload)
+
+    async def main():
+        async with AsyncLDClient(AsyncConfig("sdk-key", send_events=False, update_processor_class=td)) as client:
+            builder = MigratorBuilder(client)
+            builder.read(old_read, new_read, lambda a, b: a == b)
+            builder.write(old_read, new_read)
+            migrator = builder.build()
+            assert inspect.iscoroutinefunction(migrator.read) and inspect.iscoroutinefunction(migrator.write)
+            read = await migrator.read("m", Context.create("u"), Stage.OFF, "p")
+            written = await migrator.write("m", Context.create("u"), Stage.OFF, "w")
+            return read.value, written.authoritative.value
+
+    loop_thread = threading.current_thread()  # (asyncio.run runs the loop here)
+    assert asyncio.run(main()) == ("old:p", "old:w")
+    assert sorted(calls) == [("new", "p", True), ("new", "w", True), ("old", "p", False), ("old", "w", False)]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Any, TypeVar
+from typing import Any, List, TypeVar
 
 from twisted.internet.asyncioreactor import AsyncioSelectorReactor
 from twisted.internet.base import ReactorBase
@@ -77,7 +77,7 @@ async def stop_reactor(reactor: LoopReactor, timeout: float = 1.0) -> None:
     if reactor.running:
         shut: Deferred[None] = Deferred()
         reactor.addSystemEventTrigger("after", "shutdown", shut.callback, None)
-        reactor.stop()
+        reactor.stop()  # type: ignore[no-untyped-call]
         waits.append(shut.asFuture(loop))
     if pool is not None:
         waits.append(loop.run_in_executor(None, pool.stop))
@@ -90,7 +90,7 @@ async def stop_reactor(reactor: LoopReactor, timeout: float = 1.0) -> None:
 
 async def result_of(d: "Deferred[T]", loop: asyncio.AbstractEventLoop) -> T:
     """Await ``d`` on ``loop``: its result at once if it has fired, else once it fires."""
-    box: list = []
+    box: List[Any] = []
     d.addBoth(box.append)
     if not box:
         waiting: Deferred[None] = Deferred()

@@ -22,7 +22,7 @@ import asyncio
 import inspect
 import logging
 import os
-from typing import Any, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from ldfast._asyncio_reactor import LoopReactor, loop_reactor, result_of, stop_reactor
 from ldfast.client import ClientBase, _live_clients, _NullDataSource
@@ -49,7 +49,7 @@ class _LoopClient(TwistedLDClient):
 
     def _setup_hooks(self, config: Config) -> None:
         """As ``ClientBase._setup_hooks``, taking the official ``AsyncPlugin`` as well as ``Plugin``."""
-        self._plugins: list = []
+        self._plugins: List[Any] = []
         for item in config.plugins:
             if isinstance(item, (Plugin, AsyncPlugin)):
                 self._plugins.append(item)
@@ -243,7 +243,8 @@ class AsyncLDClient:
     async def variation_detail(self, key: str, context: Any, default: Any) -> EvaluationDetail:
         """The flag's value for the context with its variation index and reason."""
         if self._fast:
-            return self._core.variation_detail(key, context, default)
+            detail: EvaluationDetail = self._core.variation_detail(key, context, default)
+            return detail
         loop = self._bound_loop()
         return await result_of(self._client.variation_detail(key, context, default), loop)
 

@@ -9,7 +9,7 @@ coroutines (the official SDK's ``AsyncFeatureStore``) is refused with a clear er
 from __future__ import annotations
 
 import inspect
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 from ldfast.config import BigSegmentsConfig, Config
 
@@ -17,7 +17,7 @@ AsyncBigSegmentsConfig = BigSegmentsConfig
 """The official name for the asyncio client's Big Segments configuration (the same class here)."""
 
 
-def _refuse_coroutine_methods(what: str, store: Any, methods: tuple) -> None:
+def _refuse_coroutine_methods(what: str, store: Any, methods: Tuple[str, ...]) -> None:
     for name in methods:
         if inspect.iscoroutinefunction(getattr(store, name, None)):
             raise TypeError("%s: ldfast's AsyncLDClient takes a synchronous store (its reads run in a thread, "

@@ -26,9 +26,9 @@ def _as_task(coroutine: Any) -> "Deferred[Any]":
 class _LoopMigrator(TwistedMigrator):
     """The Twisted migrator of the asyncio client's core, on its reactor (bound at ``start()``)."""
 
-    _from_coroutine = staticmethod(_as_task)
+    _from_coroutine = staticmethod(_as_task)  # type: ignore[assignment]
 
-    @property  # type: ignore[override]
+    @property
     def _reactor(self) -> Any:
         return self._client._reactor
 

@@ -47,7 +47,7 @@ bench: build services
 	$(PY) bench/events_bench.py
 	$(PY) bench/redis_bench.py
 	$(PY) bench/big_segments_bench.py
-	if command -v wrk >/dev/null; then $(PY) bench/serve_bench.py; \
+	if command -v wrk >/dev/null; then $(PY) bench/serve_bench.py && $(PY) bench/async_serve_bench.py; \
 	else echo "serving benchmark skipped: wrk is not installed (apt-get install wrk)"; fi
 
 clean:

@@ -17,6 +17,9 @@ The user comes from ``?u=NNNNN`` -> key ``user-NNNNN`` with the other attributes
 ``scenarios.USER``; wrk's Lua script draws u from 1000 distinct values. Before loading, both SDK
 apps must answer the same values for a few users.
 
+Each app is loaded ``--rounds`` times (default 3), the three apps taking turns, and the median round
+is reported: on a shared machine a load change then hits every app alike.
+
 Run:  .venv/bin/python bench/async_serve_bench.py [--duration 10] [--connections 32] [--loop asyncio|uvloop]
 Writes bench/results/async_serve.json.
 """
@@ -160,6 +163,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: leaves a core to the app)")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="every app's loop")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="wrk runs per app, the apps taking turns; the median is reported (default 3)")
     parser.add_argument("--server", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--app", choices=APPS, help=argparse.SUPPRESS)
     parser.add_argument("--uri", help=argparse.SUPPRESS)
@@ -205,7 +210,8 @@ def main() -> int:
     print("%s-+-%s-+-%s" % ("-" * 10, "-" * 10, "-" * 8))
     for app in APPS:
         r = results[app]
-        print("%-10s | %10.0f | %8.2f" % (app, r["req_per_s"], r["p99_ms"]))
+        print("%-10s | %10.0f | %8.2f   (rounds: %s)" % (app, r["req_per_s"], r["p99_ms"],
+                                                    " ".join("%.0f" % x for x in r.get("rounds_req_per_s", []))))
         if r["non_2xx"] or r["socket_errors"]:
             print("  (%s: non-2xx %s, socket errors %s)" % (app, r["non_2xx"], r["socket_errors"]))
     fast, official, base = results["ldfast"], results["official"], results["baseline"]

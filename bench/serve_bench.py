@@ -248,7 +248,8 @@ def run_wrk(wrk: str, url: str, lua: str, args: argparse.Namespace) -> Dict[str,
 
 def load(children: Dict[str, "Child"], capture_url: str, wrk: str, lua: str, args: argparse.Namespace) -> Any:
     """Check that both SDK apps answer the same, then load each app in turn (the others idle; each
-    stopped after its run); ``(samples, results, events captured)``, or None on a mismatch."""
+    stopped after its last run), ``args.rounds`` times (default 1; the median round is kept);
+    ``(samples, results, events captured)``, or None on a mismatch."""
     samples = {}
     for u in ("00000", "00042", "00123", "00999", "12345"):
         fast = fetch(children["ldfast"].url + "?u=" + u)
@@ -258,10 +259,18 @@ def load(children: Dict[str, "Child"], capture_url: str, wrk: str, lua: str, arg
             return None
         samples[u] = fast
     print("same flag values from both SDKs for %d users, e.g. u=00042: %s" % (len(samples), samples["00042"]))
+    rounds = max(1, getattr(args, "rounds", 1))
+    runs: Dict[str, List[Dict[str, Any]]] = {app: [] for app in children}
+    for r in range(rounds):  # (with several rounds the apps take turns, so a load change hits each)
+        for app in list(children):
+            runs[app].append(run_wrk(wrk, children[app].url, lua, args))
+            if r == rounds - 1:
+                children.pop(app).stop()
     results = {}
-    for app in list(children):
-        results[app] = run_wrk(wrk, children[app].url, lua, args)
-        children.pop(app).stop()
+    for app, done in runs.items():  # the median round by req/s (with its own latencies)
+        results[app] = sorted(done, key=lambda run: run["req_per_s"])[len(done) // 2]
+        if rounds > 1:
+            results[app]["rounds_req_per_s"] = [run["req_per_s"] for run in done]
     return samples, results, fetch(capture_url + "stats")
 
 

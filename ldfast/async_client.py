@@ -78,10 +78,9 @@ class _LoopClient(TwistedLDClient):
             reactor.callFromThread(fn, *args)
 
     def bind(self, reactor: LoopReactor) -> None:
-        """Start the analytics events and the data source on ``reactor``."""
+        """Start the analytics events on ``reactor`` (then ``_start_data()``: the data source)."""
         self._reactor = reactor
         self._start_events()
-        self._start_data()
 
     def unbind_after_fork(self) -> None:
         """In a forked child: the parent's reactor and loop are gone; forget them (bind again later)."""
@@ -140,10 +139,15 @@ class AsyncLDClient:
             return
         if self._started and not self._unbound:
             return
+        first = not self._started
         self._started = True
-        await self._register_plugins()
-        self._bind()
+        self._bind(start_data=False)
+        if first:
+            await self._register_plugins()  # (after the events start, before the data source, as the official SDK)
+            if self._closing is not None:  # closed while a plugin registered
+                return
         client = self._client
+        client._start_data()
         if client._offline or client._config.use_ldd:
             return
         if start_wait > 60:
@@ -161,19 +165,20 @@ class AsyncLDClient:
             log.warning("Initialization timeout exceeded for LaunchDarkly client or an error occurred. "
                         "Feature flags may not yet be available.")
 
-    def _bind(self) -> None:
-        """Bind the networking to the running loop (again, in a forked child)."""
+    def _bind(self, start_data: bool = True) -> None:
+        """Bind the networking to the running loop (again, in a forked child): the events, then
+        the data source (``start()`` registers the plugins between the two)."""
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._reactor = loop_reactor(loop)
-        self._unbound = False
         _live_clients.add(self)  # (the sync client's fork hook calls _after_fork_in_child)
         self._client.bind(self._reactor)
+        self._unbound = False
         self._set_fast_path()
+        if start_data:
+            self._client._start_data()
 
     async def _register_plugins(self) -> None:
-        if self._unbound:
-            return  # (registered once, in the parent)
         client = self._client
         for plugin in client._plugins:
             try:

@@ -222,9 +222,15 @@ class AsyncLDClient:
         client, reactor = self._client, self._reactor
         if reactor is None:  # never started (or forked and not re-bound): nothing runs on a loop
             client._closed = True
-            if client._big_segment_manager is not None:
-                client._big_segment_manager.stop()
-            client._close_store()
+            manager = client._big_segment_manager
+
+            def stop_threads() -> None:  # (each bounded; in a thread, never on the loop)
+                if manager is not None:
+                    manager.stop()
+                client._close_store()
+
+            stopping = asyncio.get_running_loop().run_in_executor(None, stop_threads)
+            await asyncio.wait([stopping], timeout=CLOSE_TIMEOUT)
             return
         await result_of(client.close(), asyncio.get_running_loop())
         await stop_reactor(reactor, REACTOR_STOP_TIMEOUT)

@@ -40,8 +40,8 @@ typecheck: venv
 docs: venv
 	LDFAST_NO_EXTENSIONS=1 $(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
-# LaunchDarkly's contract tests (sdk-test-harness) against tests/contract/service.py, for the sync
-# and the Twisted client, persistence tests included (a redis-server on 6379 is started when the
+# LaunchDarkly's contract tests (sdk-test-harness) against tests/contract/service.py, for the sync,
+# the Twisted and the asyncio client, persistence tests included (a redis-server on 6379 is started when the
 # port is free). The harness: $$LD_TEST_HARNESS, ../shared/sdk-test-harness, or downloaded.
 contract-tests: build services
 	PY=$(PY) bash tests/contract/run.sh
@@ -57,7 +57,7 @@ bench: build services
 	$(PY) bench/redis_bench.py
 	$(PY) bench/dynamodb_bench.py
 	$(PY) bench/big_segments_bench.py
-	if command -v wrk >/dev/null; then $(PY) bench/serve_bench.py; \
+	if command -v wrk >/dev/null; then $(PY) bench/serve_bench.py && $(PY) bench/async_serve_bench.py; \
 	else echo "serving benchmark skipped: wrk is not installed (apt-get install wrk)"; fi
 
 clean:

@@ -66,7 +66,8 @@ def _user(request: Any) -> Dict[str, Any]:
     return dict(scenarios.USER, key="user-" + raw)
 
 
-def run_capture() -> None:
+def run_capture(extra: Optional[Dict[bytes, Any]] = None) -> None:
+    """The capture server; ``extra``: more resources by first path segment (GET only)."""
     from twisted.internet import reactor
     from twisted.web import resource, server
 
@@ -92,7 +93,10 @@ def run_capture() -> None:
             request.setResponseCode(202)
             return b""
 
-        def render_GET(self, request: Any) -> bytes:
+        def render_GET(self, request: Any) -> Any:
+            found = (extra or {}).get(request.path.lstrip(b"/").split(b"/")[0])
+            if found is not None:
+                return found.render(request)
             request.setHeader(b"content-type", b"application/json")
             return json.dumps(stats).encode()
 
@@ -183,8 +187,8 @@ def run_app(kind: str, events_uri: str) -> None:
 # -- driver ---------------------------------------------------------------------------------
 
 class Child:
-    def __init__(self, *args: str):
-        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), *args],
+    def __init__(self, *args: str, script: str = __file__):
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(script), *args],
                                      stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline().strip() if self.proc.stdout else ""
         if not line.startswith("PORT "):
@@ -242,6 +246,34 @@ def run_wrk(wrk: str, url: str, lua: str, args: argparse.Namespace) -> Dict[str,
     return result
 
 
+def load(children: Dict[str, "Child"], capture_url: str, wrk: str, lua: str, args: argparse.Namespace) -> Any:
+    """Check that both SDK apps answer the same, then load each app in turn (the others idle; each
+    stopped after its last run), ``args.rounds`` times (default 1; the median round is kept);
+    ``(samples, results, events captured)``, or None on a mismatch."""
+    samples = {}
+    for u in ("00000", "00042", "00123", "00999", "12345"):
+        fast = fetch(children["ldfast"].url + "?u=" + u)
+        official = fetch(children["official"].url + "?u=" + u)
+        if fast != official:
+            print("MISMATCH for u=%s:\n  ldfast:   %s\n  official: %s" % (u, fast, official), file=sys.stderr)
+            return None
+        samples[u] = fast
+    print("same flag values from both SDKs for %d users, e.g. u=00042: %s" % (len(samples), samples["00042"]))
+    rounds = max(1, getattr(args, "rounds", 1))
+    runs: Dict[str, List[Dict[str, Any]]] = {app: [] for app in children}
+    for r in range(rounds):  # (with several rounds the apps take turns, so a load change hits each)
+        for app in list(children):
+            runs[app].append(run_wrk(wrk, children[app].url, lua, args))
+            if r == rounds - 1:
+                children.pop(app).stop()
+    results = {}
+    for app, done in runs.items():  # the median round by req/s (with its own latencies)
+        results[app] = sorted(done, key=lambda run: run["req_per_s"])[len(done) // 2]
+        if rounds > 1:
+            results[app]["rounds_req_per_s"] = [run["req_per_s"] for run in done]
+    return samples, results, fetch(capture_url + "stats")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="wrk seconds per app (default 10)")
@@ -278,22 +310,10 @@ def main() -> int:
             # each app posts under its own path prefix, so the capture server counts per app
             children[app] = Child("--app", app, "--events-uri", events_uri + "/" + app)
 
-        # same answers from both SDKs before any load
-        samples = {}
-        for u in ("00000", "00042", "00123", "00999", "12345"):
-            fast = fetch(children["ldfast"].url + "?u=" + u)
-            official = fetch(children["official"].url + "?u=" + u)
-            if fast != official:
-                print("MISMATCH for u=%s:\n  ldfast:   %s\n  official: %s" % (u, fast, official), file=sys.stderr)
-                return 1
-            samples[u] = fast
-        print("same flag values from both SDKs for %d users, e.g. u=00042: %s" % (len(samples), samples["00042"]))
-
-        for app in APPS:
-            # one app under load at a time (the others idle); each is stopped after its run
-            results[app] = run_wrk(wrk, children[app].url, lua, args)
-            children.pop(app).stop()
-        events = fetch(capture.url + "stats")
+        loaded = load(children, capture.url, wrk, lua, args)
+        if loaded is None:
+            return 1
+        samples, results, events = loaded
     finally:
         for child in children.values():
             child.stop()
@@ -320,6 +340,17 @@ def main() -> int:
         ", ".join("%s %d posts/%d events" % (p, e["posts"], e["events"]) for p, e in sorted(events["paths"].items()))))
     print("total runtime %.1f s" % elapsed)
 
+    write_results(RESULTS, wrk, args, results, events, samples, elapsed,
+                  apps="each a single subprocess, default reactor, one under load at a time, stopped after its run",
+                  target={"ratio": round(ratio, 3), "met": met,
+                          "line": "ldfast >= 3x the official SDK's req/s at no worse p99"})
+    return 0
+
+
+def write_results(path: str, wrk: str, args: argparse.Namespace, results: Dict[str, Dict[str, Any]], events: Any,
+                  samples: Any, elapsed: float, *, apps: str, target: Dict[str, Any],
+                  versions: Optional[Dict[str, Any]] = None, method: Optional[Dict[str, Any]] = None) -> None:
+    """A serving benchmark's results as JSON at ``path`` (machine, versions, method, wrk's output)."""
     import ldclient.version
     import ldfast.version
 
@@ -327,27 +358,26 @@ def main() -> int:
         "date": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                     "python": "%s %s" % (platform.python_implementation(), platform.python_version())},
-        "versions": {"ldfast": ldfast.version.VERSION, "launchdarkly-server-sdk": ldclient.version.VERSION,
-                     "wrk": subprocess.run([wrk, "-v"], capture_output=True, text=True).stdout.splitlines()[0:1]},
-        "method": {"flags_in_store": FLAG_COUNT, "keys_per_request": KEYS, "distinct_users": DISTINCT_USERS,
-                   "wrk": "wrk -t%d -c%d -d%ds --latency -s users.lua" % (args.threads, args.connections,
-                                                                         args.duration),
-                   "analytics_events": "on, to a local capture server answering 202",
-                   "apps": "each a single subprocess, default reactor, one under load at a time, stopped after its run"},
+        "versions": dict({"ldfast": ldfast.version.VERSION, "launchdarkly-server-sdk": ldclient.version.VERSION,
+                          "wrk": subprocess.run([wrk, "-v"], capture_output=True, text=True).stdout.splitlines()[0:1]},
+                         **(versions or {})),
+        "method": dict({"flags_in_store": FLAG_COUNT, "keys_per_request": KEYS, "distinct_users": DISTINCT_USERS,
+                        "wrk": "wrk -t%d -c%d -d%ds --latency -s users.lua" % (args.threads, args.connections,
+                                                                              args.duration),
+                        "analytics_events": "on, to a local capture server answering 202",
+                        "apps": apps}, **(method or {})),
         "results": {app: {k: v for k, v in r.items() if k != "wrk_output"} for app, r in results.items()},
         "wrk_output": {app: r["wrk_output"] for app, r in results.items()},
         "events_captured": events,
         "samples": samples,
-        "target": {"ratio": round(ratio, 3), "met": met,
-                   "line": "ldfast >= 3x the official SDK's req/s at no worse p99"},
+        "target": target,
         "runtime_s": round(elapsed, 1),
     }
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as f:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")
-    print("wrote %s" % os.path.relpath(RESULTS))
-    return 0
+    print("wrote %s" % os.path.relpath(path))
 
 
 if __name__ == "__main__":

@@ -97,6 +97,7 @@ __all__ = (
     "TwistedConfig",
     "TwistedLDClient",
     "VERSION",
+    "AsyncLDClient",
     "extensions_enabled",
     "get",
     "hook",
@@ -107,3 +108,12 @@ __all__ = (
     "set_config",
     "start_wait",
 )
+
+
+def __getattr__(name: str) -> object:
+    # AsyncLDClient loads lazily (as the official package's), with ldfast.async_client
+    if name == "AsyncLDClient":
+        from ldfast.async_client import AsyncLDClient
+
+        return AsyncLDClient
+    raise AttributeError("module 'ldfast' has no attribute %r" % (name,))

@@ -5,7 +5,7 @@ is the module ``ldfast.X`` itself (same object, so ``isinstance`` checks and mod
 shared), for every public module path of the official SDK that ldfast mirrors. Names with no ldfast
 counterpart raise ImportError saying so, instead of loading the official SDK's half behind
 ldfast's back: ``ldclient.impl.*`` (the official SDK's internals, not its API), ``ldclient.testing``,
-and the modules ldfast does not provide yet (the asyncio client and the FDv2 data system).
+and the modules ldfast does not provide (asyncio stores and migrator, the FDv2 data system).
 
 Call it before anything imports ``ldclient``: official modules imported earlier are dropped from
 ``sys.modules`` (later imports get ldfast's), but objects already taken from them stay official.
@@ -25,13 +25,11 @@ _lock = threading.Lock()
 _NOT_PROVIDED = {
     "impl": "the official SDK's internals, not its public API",
     "testing": "the official SDK's own test helpers",
-    "async_client": "ldfast has no asyncio client yet",
-    "async_config": "ldfast has no asyncio client yet",
-    "async_feature_store": "ldfast has no asyncio client yet",
-    "async_feature_store_helpers": "ldfast has no asyncio client yet",
+    "async_feature_store": "ldfast's asyncio client takes ldfast's stores (read off the loop), not asyncio ones",
+    "async_feature_store_helpers": "ldfast's asyncio client takes ldfast's stores (read off the loop), not asyncio ones",
     "datasystem": "the FDv2 data system (early access) is not in ldfast",
     "integrations.test_datav2": "the FDv2 data system (early access) is not in ldfast",
-    "migrations.async_migrator": "ldfast has no asyncio client yet",
+    "migrations.async_migrator": "ldfast has no asyncio migrator yet (asyncio client: MigratorBuilder is sync)",
 }
 
 

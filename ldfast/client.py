@@ -510,7 +510,7 @@ class ClientBase:
             events.record(event)
 
 
-_live_clients: "weakref.WeakSet[LDClient]" = weakref.WeakSet()
+_live_clients: "weakref.WeakSet[Any]" = weakref.WeakSet()  # LDClients, AsyncLDClients: _after_fork_in_child()
 
 
 def _after_fork_in_child() -> None:

@@ -85,6 +85,14 @@ class TwistedLDClient(ClientBase):
             from twisted.internet import reactor as global_reactor
 
             reactor = global_reactor
+        self._build(config, reactor, http_client)
+        self._start_events()
+        self._register_plugins()  # (before the data source starts, as the official SDK)
+        self._start_data()
+
+    def _build(self, config: Config, reactor: Any, http_client: Any) -> None:
+        """The client's parts that need no network (store, core, hooks, status), on ``reactor``
+        (None: the asyncio client's, bound at its start)."""
         self._reactor = reactor
         self._http_client = http_client
         self._init_waiters: list[Any] = []
@@ -93,12 +101,13 @@ class TwistedLDClient(ClientBase):
         if self._big_segment_manager is not None:
             self._setup_big_segments()
         self._events: Optional[EventProcessor] = None
-        self._start_events()
         self._data_source = _NullDataSource(False)
-        self._register_plugins()  # (before the data source starts, as the official SDK)
+
+    def _start_data(self) -> None:
+        """Start getting flag data: nothing offline, the store alone in daemon mode, else the source."""
         if self._offline:
             log.info("Started LaunchDarkly client in offline mode")
-        elif config.use_ldd:
+        elif self._config.use_ldd:
             self._data_source = _NullDataSource(True)  # daemon mode: serves what the store holds
         else:
             self._start_source()

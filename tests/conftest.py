@@ -24,10 +24,11 @@ def impl(request):
     return request.param
 
 
-@pytest.fixture(params=("sync", "twisted"))  # tests.support.faces.FACES
+@pytest.fixture(params=("sync", "twisted", "asyncio"))  # tests.support.faces.FACES
 def face(request):
-    """A behaviour's test through every face: ``LDClient`` or ``TwistedLDClient`` (on a reactor
-    thread) behind one blocking interface (``tests.support.faces.Face``); closed at the end."""
+    """A behaviour's test through every face: ``LDClient``, ``TwistedLDClient`` (on a reactor
+    thread) or ``AsyncLDClient`` (on an asyncio loop thread) behind one blocking interface
+    (``tests.support.faces.Face``); closed at the end."""
     from tests.support.faces import Face
 
     f = Face(request.param)

@@ -87,3 +87,32 @@ def test_twisted_client_close_is_bounded_against_a_hung_server(hung, app_reactor
     start = time.monotonic()
     app_reactor.call(client.close, timeout=10)
     assert time.monotonic() - start < 0.1
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_asyncio_client_close_is_bounded_against_a_hung_server(hung, loop):
+    import asyncio
+
+    import uvloop
+
+    from ldfast.async_client import REACTOR_STOP_TIMEOUT, AsyncLDClient
+
+    assert CLOSE_TIMEOUT + REACTOR_STOP_TIMEOUT < BOUND
+
+    async def main():
+        client = AsyncLDClient(_config(hung.uri))
+        await client.start(0)
+        # (the connection is made on this loop: wait in a thread, bounded, while the loop runs)
+        assert await asyncio.get_running_loop().run_in_executor(None, hung.accepted.wait, 5)
+        client.track("an-event", {"key": "u"})
+        start = time.monotonic()
+        await client.close()
+        first = time.monotonic() - start
+        start = time.monotonic()
+        await client.close()
+        return first, time.monotonic() - start
+
+    run = asyncio.run if loop == "asyncio" else uvloop.run
+    first, second = run(asyncio.wait_for(main(), 20))
+    assert first < BOUND
+    assert second < 0.1

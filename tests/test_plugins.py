@@ -1,4 +1,4 @@
-"""Plugins (ldfast.plugin) through both faces, against the official SDK as the oracle: when
+"""Plugins (ldfast.plugin) through every face (the asyncio one with AsyncPlugin), against the official SDK as the oracle: when
 get_hooks and register are called and with what, hook order, failing and ill-typed plugins."""
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 import ldfast
 import ldfast.hook
 import ldfast.plugin
+import ldfast.async_client
 from ldfast import Config, Context
 from tests.support.faces import FACES
 from tests.test_hooks import Runner, recording_hook
@@ -46,7 +47,21 @@ def recording_plugin(sdk: str, name: str, calls: List[Any], record: List[Any], *
             if fail_register:
                 raise RuntimeError("cannot register " + name)
 
-    return Recorder()
+    if sdk != "asyncio":
+        return Recorder()
+
+    class AsyncRecorder(pm.AsyncPlugin):  # the asyncio client's plugins: register is awaited
+        metadata = Recorder.metadata
+        get_hooks = Recorder.get_hooks
+
+        async def register(self, client: Any, metadata: Any) -> None:
+            calls.append((name, "register", _metadata_record(metadata), await client.is_initialized()))
+            if add_hook:
+                client.add_hook(recording_hook(hm, name + "-added", record))
+            if fail_register:
+                raise RuntimeError("cannot register " + name)
+
+    return AsyncRecorder()
 
 
 def _metadata_record(metadata: Any) -> Any:
@@ -147,6 +162,7 @@ def test_register_gets_the_client_being_started_on_each_face():
         finally:
             run.close()
     assert type(seen[0]) is ldfast.LDClient and type(seen[1]) is ldfast.TwistedLDClient
+    assert type(seen[2]) is ldfast.async_client.AsyncLDClient  # (a Plugin's register, called, not awaited)
 
 
 def test_offline_client_registers_plugins_too():

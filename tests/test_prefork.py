@@ -143,9 +143,9 @@ def fake():
         yield fake
 
 
-def test_gunicorn_preload_two_workers(fake, tmp_path):
-    server = Server([os.path.join(BIN, "gunicorn"), "--preload", "-w", "2", "-b", "127.0.0.1:{port}",
-                     "--graceful-timeout", "30", "tests.support.wsgi_app:application"], fake, tmp_path, "gunicorn")
+def serve_and_stop(server, fake):
+    """Exercise a pre-forking server (flags live in every worker, events delivered), then SIGTERM:
+    it stops cleanly within its graceful timeout."""
     try:
         _exercise(server, fake)
         took = server.stop(signal.SIGTERM)
@@ -153,6 +153,12 @@ def test_gunicorn_preload_two_workers(fake, tmp_path):
         assert server.proc.returncode == 0, server.log()
     finally:
         server.kill()
+
+
+def test_gunicorn_preload_two_workers(fake, tmp_path):
+    serve_and_stop(Server([os.path.join(BIN, "gunicorn"), "--preload", "-w", "2", "-b", "127.0.0.1:{port}",
+                           "--graceful-timeout", "30", "tests.support.wsgi_app:application"], fake, tmp_path,
+                          "gunicorn"), fake)
 
 
 UWSGI = [os.path.join(BIN, "uwsgi"), "--http-socket", "127.0.0.1:{port}", "--master", "--processes", "2",

@@ -33,6 +33,9 @@ _warned_no_pool = False
 class TwistedMigrator(Migrator):
     """The migrator of a ``TwistedLDClient`` (see the module docstring)."""
 
+    # how a coroutine an origin returns is run (the asyncio client's migrator: as an asyncio task)
+    _from_coroutine = staticmethod(Deferred.fromCoroutine)
+
     def __init__(self, client: Any, settings: _Settings):
         self._client = client
         self._settings = settings
@@ -93,7 +96,7 @@ class TwistedMigrator(Migrator):
         if _runs_on_reactor(origin.fn):
             start = time.monotonic()
             outcome, seconds = origin.timed_call()
-            return _settled(origin, outcome, seconds, start)
+            return _settled(origin, outcome, seconds, start, from_coroutine=self._from_coroutine)
         try:
             pool = self._reactor.getThreadPool()
         except Exception:  # e.g. a test Clock: no threads
@@ -106,16 +109,17 @@ class TwistedMigrator(Migrator):
 
         start = time.monotonic()
         d = deferToThreadPool(self._reactor, pool, origin.timed_call)
-        return d.addCallbacks(lambda timed: _settled(origin, timed[0], timed[1], start, in_thread=True),
+        return d.addCallbacks(lambda timed: _settled(origin, timed[0], timed[1], start, in_thread=True,
+                                                     from_coroutine=self._from_coroutine),
                               lambda f: origin.done(f.value, time.monotonic() - start))
 
 
-def _settled(origin: Executor, outcome: Any, seconds: float, start: float,
-             in_thread: bool = False) -> "Deferred[OperationResult]":
+def _settled(origin: Executor, outcome: Any, seconds: float, start: float, in_thread: bool = False,
+             from_coroutine: Any = Deferred.fromCoroutine) -> "Deferred[OperationResult]":
     """The OperationResult of an outcome, once a Deferred or coroutine outcome has fired (its
     latency then runs from ``start`` until it fires)."""
     if inspect.iscoroutine(outcome):
-        outcome = Deferred.fromCoroutine(outcome)
+        outcome = from_coroutine(outcome)
     if not isinstance(outcome, Deferred):
         return succeed(origin.done(outcome, seconds))
     if in_thread:

@@ -262,7 +262,8 @@ def _run(request: Any) -> Any:
 # -- the builder -----------------------------------------------------------------------------------
 
 class MigratorBuilder:
-    """Configures a :class:`Migrator` for ``client`` (an ``LDClient`` or a ``TwistedLDClient``).
+    """Configures a :class:`Migrator` for ``client`` (an ``LDClient``, a ``TwistedLDClient`` or an
+    ``AsyncLDClient``, whose migrator's ``read``/``write`` are coroutines).
 
     Defaults: parallel reads, latency and errors tracked. ``read(...)`` and ``write(...)`` are required.
     """
@@ -310,6 +311,10 @@ class MigratorBuilder:
             return "write configuration not provided"
         from ldfast.twisted import TwistedLDClient
 
+        new_migrator = getattr(self._client, "_new_migrator", None)  # the asyncio client's
+        if new_migrator is not None:
+            return new_migrator(_Settings(self._order, self._read_config, self._write_config,  # type: ignore[no-any-return]
+                                          self._measure_latency, self._measure_errors))
         if isinstance(self._client, TwistedLDClient):
             from ldfast.migrations._twisted import TwistedMigrator
 

@@ -2,10 +2,10 @@
 # LaunchDarkly's contract tests (sdk-test-harness v2.41.0) against ldfast's test service, once per
 # client mode, persistence tests included. Fails on any failure.
 #
-#   tests/contract/run.sh [sync] [twisted] [sync-pure]      (default: every mode)
+#   tests/contract/run.sh [sync] [twisted] [asyncio] [sync-pure]      (default: every mode)
 #
-# sync: ldfast.LDClient; twisted: ldfast.TwistedLDClient; sync-pure: LDClient on the pure-Python
-# twins (LDFAST_NO_EXTENSIONS=1).
+# sync: ldfast.LDClient; twisted: ldfast.TwistedLDClient; asyncio: ldfast.async_client.AsyncLDClient;
+# sync-pure: LDClient on the pure-Python twins (LDFAST_NO_EXTENSIONS=1).
 # The harness: $LD_TEST_HARNESS, else ../shared/sdk-test-harness/sdk-test-harness, else release
 # v2.41.0 downloaded into .cache/. Redis: one on localhost:6379 is used as it is; when the port is
 # free, a redis-server is started there for the run and stopped after it.
@@ -43,7 +43,7 @@ if port_free 6379; then
 fi
 
 modes=("$@")
-[ ${#modes[@]} -gt 0 ] || modes=(sync twisted sync-pure)
+[ ${#modes[@]} -gt 0 ] || modes=(sync twisted asyncio sync-pure)
 status=0
 for mode in "${modes[@]}"; do
   port=$(free_port)

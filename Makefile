@@ -34,7 +34,7 @@ test: build services
 
 # What would be published, built from a clean copy of HEAD (uncommitted files stay out) in pip's
 # isolated build environment (setuptools and Cython fetched, none preinstalled): an sdist and a wheel
-# built from it, the wheel repaired to manylinux by auditwheel, `twine check`, contents checked,
+# built from it, the wheel repaired to manylinux by auditwheel (stripped), `twine check`, contents checked,
 # the wheel installed in a fresh venv outside the tree and its compiled twins run
 # (tests/support/check_dist.py). Output: dist/.
 dist: venv

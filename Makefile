@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ldfast-installed
 
-.PHONY: venv build services test test-c test-py contract-tests typecheck docs demo bench clean
+.PHONY: venv build services test test-c test-py contract-tests typecheck docs dist demo bench clean
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,9 +28,21 @@ services:
 
 test: build services
 	$(PY) -m pytest -q
-	LDFAST_NO_EXTENSIONS=1 $(PY) -m pytest -q --no-c-extensions
+	LDFAST_NO_EXTENSIONS=1 $(PY) -m pytest -q --no-c-extensions -m "not install"
 	$(MAKE) typecheck docs
 	$(MAKE) contract-tests
+	$(MAKE) dist
+
+# What would be published, built from a clean copy of HEAD (uncommitted files stay out) in pip's
+# isolated build environment (setuptools and Cython fetched, none preinstalled): an sdist and a wheel
+# built from it, the wheel repaired to manylinux by auditwheel (stripped), `twine check`, contents checked,
+# the wheel installed in a fresh venv outside the tree and its compiled twins run
+# (tests/support/check_dist.py). Output: dist/.
+dist: venv
+	rm -rf dist && mkdir dist
+	src=$$(mktemp -d) && git archive HEAD | tar -x -C $$src && \
+		$(PY) -m build --outdir $(CURDIR)/dist $$src; rc=$$?; rm -rf $$src; exit $$rc
+	$(PY) -m tests.support.check_dist dist
 
 # mypy --strict over the package (config: [tool.mypy] in pyproject.toml; the _py twins are the typed source).
 typecheck: venv
@@ -61,4 +73,4 @@ bench: build services
 	else echo "serving benchmark skipped: wrk is not installed (apt-get install wrk)"; fi
 
 clean:
-	rm -rf build $(VENV) docs/_build .mypy_cache ldfast/_ext/*.c ldfast/_ext/*.so ldfast/_ext/*.html
+	rm -rf build dist $(VENV) docs/_build .mypy_cache ldfast/_ext/*.c ldfast/_ext/*.so ldfast/_ext/*.html

@@ -7,7 +7,7 @@ from typing import Optional
 
 from ldfast import hook, migrations, plugin
 from ldfast._alias import install_as_ldclient
-from ldfast._ext import USE_EXTENSIONS
+from ldfast._ext import USE_EXTENSIONS, ExtensionsUnavailableWarning, unavailable_reason
 from ldfast.client import LDClient
 from ldfast.config import BigSegmentsConfig, Config, HTTPConfig
 from ldfast.context import Context, ContextBuilder, ContextMultiBuilder
@@ -49,6 +49,12 @@ def extensions_enabled() -> bool:
     return USE_EXTENSIONS and evaluator.implementation.__name__.endswith("_c")
 
 
+def extensions_unavailable_reason() -> Optional[str]:
+    """Why the pure-Python twins are in use (``LDFAST_NO_EXTENSIONS``, no C compiler at install
+    time, not built), or None when the compiled twins are."""
+    return unavailable_reason()
+
+
 def set_config(config: Config) -> None:
     """Set the configuration of the shared client returned by ``get()`` (recreating it if it exists)."""
     global _config, _client
@@ -80,6 +86,7 @@ __all__ = (
     "ContextMultiBuilder",
     "EvaluationDetail",
     "ExecutionOrder",
+    "ExtensionsUnavailableWarning",
     "FeatureFlagsState",
     "HTTPConfig",
     "LDClient",
@@ -99,6 +106,7 @@ __all__ = (
     "VERSION",
     "AsyncLDClient",
     "extensions_enabled",
+    "extensions_unavailable_reason",
     "get",
     "hook",
     "install_as_ldclient",

@@ -79,8 +79,11 @@ def test_compiled_twins_are_really_in_use():
         for mod in (evaluator, model, context):
             assert mod.implementation.__name__.endswith("_c")
             assert not mod.implementation.__file__.endswith(".py")
+        assert ldfast.extensions_unavailable_reason() is None
+        assert ext.PURE_BUILD_REASON is None  # a compiled build leaves no pure-build marker
     else:
         assert not ldfast.extensions_enabled()
+        assert ldfast.extensions_unavailable_reason().startswith(("LDFAST_NO_EXTENSIONS=", "not CPython"))
 
 
 # -- realistic data (the differential test's generators) -----------------------------------------

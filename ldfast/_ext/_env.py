@@ -1,4 +1,4 @@
-"""Parse the LDFAST_NO_EXTENSIONS switch (shared by setup.py and the runtime dispatchers)."""
+"""What setup.py and the runtime share: the LDFAST_NO_EXTENSIONS switch and the pure-build marker."""
 from __future__ import annotations
 
 import os
@@ -7,6 +7,11 @@ from typing import Mapping, Optional
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
+
+PURE_BUILD_MARKER = "_pure_build.txt"
+"""File that setup.py writes beside the twins when it installed them pure for want of a working C
+compiler; its text is the reason. Absent after a compiled build or one that LDFAST_NO_EXTENSIONS
+made pure."""
 
 
 def no_extensions(environ: Optional[Mapping[str, str]] = None) -> bool:

@@ -8,7 +8,9 @@ Three apps, each in its own subprocess (single process, one asyncio loop, 127.0.
             awaits 10 ``variation`` calls with a prebuilt ``Context`` (one per distinct user, built
             at start-up: no conversion cost on its side).
 - baseline: the same aiohttp handler with no SDK at all: it builds the user dict and answers the
-            same JSON object (the 10 keys, each with its default value, None).
+            same JSON object the SDK apps answer, its values constants (the SDK apps' answer for
+            u=00000, fetched by the driver before the baseline starts): the same body to encode and
+            send, so the difference is the SDK's.
 
 Both SDKs stream the same data (``scenarios.all_flags_data(60)``, the 10 keys of serve_bench) from
 a local server (a twisted.web subprocess answering ``GET /all`` with an SSE ``put``), and
@@ -40,7 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
-from serve_bench import DISTINCT_USERS, FLAG_COUNT, KEYS, LUA, Child, load, run_capture, write_results  # noqa: E402
+from serve_bench import DISTINCT_USERS, FLAG_COUNT, KEYS, LUA, Child, fetch, load, run_capture, write_results  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results", "async_serve.json")
 APPS = ("baseline", "ldfast", "official")
@@ -77,7 +79,7 @@ def _user(query: Any) -> Dict[str, Any]:
     return dict(scenarios.USER, key="user-" + query.get("u", "0"))
 
 
-def run_app(kind: str, uri: str, events_uri: str, loop_kind: str) -> None:
+def run_app(kind: str, uri: str, events_uri: str, loop_kind: str, body: str = "{}") -> None:
     import logging
 
     from aiohttp import web
@@ -115,11 +117,11 @@ def run_app(kind: str, uri: str, events_uri: str, loop_kind: str) -> None:
     else:
         client = None
 
-        defaults = dict.fromkeys(KEYS)  # what the app answers without an SDK: each flag's default
+        constants = json.loads(body)  # what the app answers without an SDK: the same values, as constants
 
         async def handle(request: web.Request) -> web.Response:
             _user(request.query)
-            return web.json_response(dict(defaults))
+            return web.json_response(dict(constants))
 
     async def lifecycle(app: web.Application) -> Any:
         if client is not None:
@@ -172,12 +174,13 @@ def main() -> int:
     parser.add_argument("--app", choices=APPS, help=argparse.SUPPRESS)
     parser.add_argument("--uri", help=argparse.SUPPRESS)
     parser.add_argument("--events-uri", help=argparse.SUPPRESS)
+    parser.add_argument("--body", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.server:
         run_server()
         return 0
     if args.app:
-        run_app(args.app, args.uri, args.events_uri, args.loop)
+        run_app(args.app, args.uri, args.events_uri, args.loop, args.body)
         return 0
 
     wrk = shutil.which("wrk")
@@ -194,9 +197,13 @@ def main() -> int:
     with open(lua, "w") as f:
         f.write(LUA)
     try:
-        for app in APPS:
+        for app in APPS[1:]:
             children[app] = Child("--app", app, "--uri", uri, "--events-uri", uri + "/" + app, "--loop", args.loop,
                                   script=__file__)
+        # the no-SDK app answers what the SDK apps answer (as constants): the same body to encode and send
+        body = json.dumps(fetch(children["ldfast"].url + "?u=00000"))
+        children = {"baseline": Child("--app", "baseline", "--uri", uri, "--events-uri", uri + "/baseline", "--loop",
+                                      args.loop, "--body", body, script=__file__), **children}
         loaded = load(children, server.url, wrk, lua, args)
         if loaded is None:
             return 1

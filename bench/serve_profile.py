@@ -99,7 +99,8 @@ def main() -> None:
             if reactor.running:
                 reactor.stop()
 
-    twisted_client.wait_for_initialization(5).addCallback(lambda _: run())
+    # started once the reactor runs: the client may already be initialized, and run() stops the reactor
+    reactor.callWhenRunning(lambda: twisted_client.wait_for_initialization(5).addCallback(lambda _: run()))
     reactor.run()
     for c in (quiet, loud):
         c.close()

@@ -42,7 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
-from serve_bench import DISTINCT_USERS, FLAG_COUNT, KEYS, LUA, Child, fetch, load, run_capture, write_results  # noqa: E402
+from serve_bench import DISTINCT_USERS, FLAG_COUNT, KEYS, LUA, Child, load, run_capture, start_apps, write_results  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results", "async_serve.json")
 APPS = ("baseline", "ldfast", "official")
@@ -197,13 +197,8 @@ def main() -> int:
     with open(lua, "w") as f:
         f.write(LUA)
     try:
-        for app in APPS[1:]:
-            children[app] = Child("--app", app, "--uri", uri, "--events-uri", uri + "/" + app, "--loop", args.loop,
-                                  script=__file__)
-        # the no-SDK app answers what the SDK apps answer (as constants): the same body to encode and send
-        body = json.dumps(fetch(children["ldfast"].url + "?u=00000"))
-        children = {"baseline": Child("--app", "baseline", "--uri", uri, "--events-uri", uri + "/baseline", "--loop",
-                                      args.loop, "--body", body, script=__file__), **children}
+        start_apps(children, lambda app, *extra: Child("--app", app, "--uri", uri, "--events-uri", uri + "/" + app,
+                                                       "--loop", args.loop, *extra, script=__file__))
         loaded = load(children, server.url, wrk, lua, args)
         if loaded is None:
             return 1

@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -251,6 +251,16 @@ def run_wrk(wrk: str, url: str, lua: str, args: argparse.Namespace) -> Dict[str,
     return result
 
 
+def start_apps(children: Dict[str, "Child"], start: Callable[..., "Child"]) -> None:
+    """Start the apps into ``children`` with ``start(app, *more_args)``: the SDK apps first, then the
+    no-SDK app given (``--body``) the ldfast app's answer for u=00000, to answer as constants: the
+    same body to encode and send, so the difference in requests/s is the SDK's."""
+    for app in APPS:
+        if app != "baseline":
+            children[app] = start(app)
+    children["baseline"] = start("baseline", "--body", json.dumps(fetch(children["ldfast"].url + "?u=00000")))
+
+
 def load(children: Dict[str, "Child"], capture_url: str, wrk: str, lua: str, args: argparse.Namespace) -> Any:
     """Check that both SDK apps answer the same, then load each app in turn (the others idle; each
     stopped after its last run), ``args.rounds`` times (default 1; the median round is kept);
@@ -312,13 +322,8 @@ def main() -> int:
     with open(lua, "w") as f:
         f.write(LUA)
     try:
-        for app in APPS[1:]:
-            # each app posts under its own path prefix, so the capture server counts per app
-            children[app] = Child("--app", app, "--events-uri", events_uri + "/" + app)
-        # the no-SDK app answers what the SDK apps answer (as constants): the same body to encode and send
-        body = json.dumps(fetch(children["ldfast"].url + "?u=00000"))
-        children = {"baseline": Child("--app", "baseline", "--events-uri", events_uri + "/baseline", "--body", body),
-                    **children}
+        # each app posts under its own path prefix, so the capture server counts per app
+        start_apps(children, lambda app, *extra: Child("--app", app, "--events-uri", events_uri + "/" + app, *extra))
 
         loaded = load(children, capture.url, wrk, lua, args)
         if loaded is None:

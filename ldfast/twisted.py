@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Optional, Tuple
 
-from twisted.internet.defer import Deferred, fail, gatherResults, succeed
+from twisted.internet.defer import Deferred, fail, gatherResults
 
+from ldfast._fired import fired
 from ldfast.client import ClientBase, _NullDataSource
 from ldfast.config import DEFAULT_BASE_URI, Config, HTTPConfig
 from ldfast.context import to_context
@@ -208,20 +209,20 @@ class TwistedLDClient(ClientBase):
         """``evaluate(context)``'s result, once the Big Segment memberships it may need are at hand
         (``context`` is ``user`` converted once, or ``user`` itself if it cannot be)."""
         if self._core.offline or self._closed:
-            return succeed(evaluate(user))
+            return fired(evaluate(user))
         flag = None
         if flag_key is not None:
             flag = self._store._flags.get(flag_key)
             if flag is not None and flag.pending:  # (a streamed put's flag not yet parsed)
                 flag.materialize()
             if flag is None or not flag.uses_state:  # it reads no segment: no membership needed
-                return succeed(evaluate(user))
+                return fired(evaluate(user))
         try:
             context = to_context(user)
         except Exception:  # leave the diagnosis to the evaluation itself
-            return succeed(evaluate(user))
+            return fired(evaluate(user))
         if context._error is not None:
-            return succeed(evaluate(context))
+            return fired(evaluate(context))
         manager = self._big_segment_manager
         pinned: dict[str, Any] = {}
         missing = []
@@ -232,7 +233,7 @@ class TwistedLDClient(ClientBase):
             else:
                 pinned[key] = found
         if not missing:
-            return succeed(self._evaluate_pinned(pinned, evaluate, context))
+            return fired(self._evaluate_pinned(pinned, evaluate, context))
 
         def fetched(results: dict[str, Any]) -> Any:
             pinned.update(results)
@@ -267,7 +268,7 @@ class TwistedLDClient(ClientBase):
     def _stop_events(self) -> "Deferred[Any]":
         events, self._events = self._events, None
         self._core.events = None
-        return _stop(events) if events is not None else succeed(None)
+        return _stop(events) if events is not None else fired(None)
 
     # -- data source --------------------------------------------------------------------------
 
@@ -307,7 +308,7 @@ class TwistedLDClient(ClientBase):
     def wait_for_initialization(self, timeout: float = 5.0) -> "Deferred[None]":
         """Fires when the first full data set is stored; fails on timeout or an unrecoverable error."""
         if self.is_initialized():
-            return succeed(None)
+            return fired(None)
         if self._offline:
             return fail(InitializationError("the client is offline"))
         if self._init_failure is not None:
@@ -335,7 +336,7 @@ class TwistedLDClient(ClientBase):
     def set_online(self) -> "Deferred[None]":
         """Resume network activity (a new connection); evaluations use flag data again."""
         if not self._offline or self._closed:
-            return succeed(None)
+            return fired(None)
         self._offline = False
         self._core.offline = False
         self._core.ready = False
@@ -344,12 +345,12 @@ class TwistedLDClient(ClientBase):
             self._data_source = _NullDataSource(True)
         else:
             self._start_source()
-        return succeed(None)
+        return fired(None)
 
     def close(self) -> "Deferred[None]":
         """Stop the data source; fires when it is stopped (bounded). Idempotent."""
         if self._closed:
-            return succeed(None)
+            return fired(None)
         self._closed = True
         log.info("Closing LaunchDarkly client..")
         # pending events are delivered (bounded) while the data source stops
@@ -372,7 +373,7 @@ class TwistedLDClient(ClientBase):
         manager.stop_polling(timeout=0)
         if not hasattr(self._reactor, "getThreadPool"):
             manager.stop_store()
-            return succeed(None)
+            return fired(None)
         stopping = deferToThreadPool(self._reactor, self._reactor.getThreadPool(), manager.stop_store)
         return _within(self._reactor, stopping, timeout, "stopping the Big Segment store")
 
@@ -402,7 +403,7 @@ class TwistedLDClient(ClientBase):
         try:
             pool = self._reactor.getThreadPool()
         except Exception:
-            read: Deferred[Any] = succeed(None)
+            read: Deferred[Any] = fired(None)
         else:
             read = (deferToThreadPool(self._reactor, pool, reads.read, key) if key is not None
                     else deferToThreadPool(self._reactor, pool, reads.read_all))
@@ -424,14 +425,14 @@ class TwistedLDClient(ClientBase):
         if self._hooks.hooks:
             return self._with_hooks(key, user, default, "variation", self._variation_as_detail).addCallback(_value)
         if self._reads is None and self._big_segment_manager is None:  # all in memory: at once
-            return succeed(self._core.variation(key, user, default))
+            return fired(self._core.variation(key, user, default))
         return self._evaluated(key, user, lambda c: self._core.variation(key, c, default))
 
     def variation_detail(self, key: str, user: Any, default: Any) -> "Deferred[EvaluationDetail]":  # type: ignore[override]
         if self._hooks.hooks:
             return self._with_hooks(key, user, default, "variation_detail", self._core.variation_detail)
         if self._reads is None and self._big_segment_manager is None:
-            return succeed(self._core.variation_detail(key, user, default))
+            return fired(self._core.variation_detail(key, user, default))
         return self._evaluated(key, user, lambda c: self._core.variation_detail(key, c, default))
 
     def _with_hooks(self, key: str, user: Any, default: Any, method: str,
@@ -473,7 +474,7 @@ class TwistedLDClient(ClientBase):
         if self._reads is not None and self._needs_store_read(key):
             return self._read_then(key, self._evaluated, key, context, evaluate)
         if self._big_segment_manager is None:
-            return succeed(evaluate(context))
+            return fired(evaluate(context))
         return self._with_big_segments(context, key, evaluate)
 
     def _flags_parsed(self) -> "Optional[Deferred[None]]":
@@ -492,7 +493,7 @@ class TwistedLDClient(ClientBase):
         if parsed is not None:
             return parsed.addCallback(lambda _: self.all_flags_state(user, **kwargs))
         if self._big_segment_manager is None or user is None:
-            return succeed(ClientBase.all_flags_state(self, user, **kwargs))
+            return fired(ClientBase.all_flags_state(self, user, **kwargs))
         return self._with_big_segments(user, None, lambda c: ClientBase.all_flags_state(self, c, **kwargs))
 
     def all_flags(self, user: Any = None) -> "Deferred[Optional[dict[str, Any]]]":
@@ -504,14 +505,14 @@ class TwistedLDClient(ClientBase):
         if parsed is not None:
             return parsed.addCallback(lambda _: self.all_flags(user))
         if self._big_segment_manager is None or user is None:
-            return succeed(self._all_flags(user))
+            return fired(self._all_flags(user))
         return self._with_big_segments(user, None, lambda c: self._all_flags(c))
 
     def flush(self) -> "Deferred[bool]":
         """Deliver pending events; fires with True once the payload was accepted, False if it was
         finally dropped (after one retry) or events are off. Never fails."""
         if self._events is None:
-            return succeed(False)
+            return fired(False)
         return self._events.flush()
 
 
@@ -557,11 +558,11 @@ def _stop(source: Any) -> "Deferred[None]":
         result = source.stop()
     except Exception:
         log.exception("Error stopping the data source")
-        return succeed(None)
+        return fired(None)
     if isinstance(result, Deferred):
         result.addErrback(lambda f: log.warning("Stopping the data source: %s", f.getErrorMessage()))
         return result
-    return succeed(None)
+    return fired(None)
 
 
 __all__ = ("TwistedConfig", "TwistedLDClient", "InitializationError")

@@ -26,8 +26,11 @@ cdef class ContextBuilder:
 
 cdef class DictContexts:
     cdef tuple _last
-    @cython.locals(last=tuple, items=dict)
+    @cython.locals(last=tuple)
     cpdef Context convert(self, object value)
+
+@cython.locals(i=Py_ssize_t)
+cdef bint _unchanged(dict value, tuple keys, tuple values)
 
 cdef class ContextMultiBuilder:
     cdef public list _contexts

@@ -632,35 +632,45 @@ _ABSENT = object()
 class DictContexts:
     """``to_context`` for a client that is given the same user dict for several calls in a row (a
     request's flags evaluated for one user): the context last made from a dict is reused while that
-    same dict object still holds the same key and value objects (compared by identity, so a value
-    replaced by an equal one still converts again). A dict whose conversion reads a nested container
-    (``_meta``, a multi-context, an old-style user's ``custom`` or ``privateAttributeNames``) is not
-    kept: a change inside it would not be seen. One entry, replaced as a whole (safe to share
-    between threads)."""
+    same dict object still holds the same keys and value objects in the same order (compared by
+    identity, so a value replaced by an equal one still converts again). A dict whose conversion
+    reads a nested container (``_meta``, a multi-context, an old-style user's ``custom`` or
+    ``privateAttributeNames``) is not kept: a change inside it would not be seen. One entry,
+    replaced as a whole (safe to share between threads)."""
 
     __slots__ = ("_last",)
 
     def __init__(self) -> None:
-        self._last: Tuple[Any, Dict[Any, Any], Optional[Context]] = (_ABSENT, {}, None)  # only dicts are kept
+        # (dict, its keys, its values, context): only dicts are kept
+        self._last: Tuple[Any, Tuple[Any, ...], Tuple[Any, ...], Optional[Context]] = (_ABSENT, (), (), None)
 
     def convert(self, value: Any) -> Context:
         if type(value) is Context:
             return value
         last = self._last
-        if value is last[0]:
-            items = last[1]
-            if len(value) == len(items):
-                for k, v in items.items():
-                    if value.get(k, _ABSENT) is not v:
-                        break
-                else:
-                    return last[2]  # type: ignore[return-value]
+        if value is last[0] and _unchanged(value, last[1], last[2]):
+            return last[3]  # type: ignore[return-value]
         context = to_context(value)
         if type(value) is dict and context._error is None and context._multi is None:
             if value.get("_meta") is None and ("kind" in value or (
                     value.get("custom") is None and value.get("privateAttributeNames") is None)):
-                self._last = (value, value.copy(), context)
+                self._last = (value, tuple(value), tuple(value.values()), context)
         return context
+
+
+def _unchanged(value: Dict[Any, Any], keys: Tuple[Any, ...], values: Tuple[Any, ...]) -> bool:
+    """Whether ``value`` holds exactly ``keys`` and ``values`` (the same objects, in order)."""
+    if len(value) != len(keys):
+        return False
+    i = 0
+    try:
+        for k, v in value.items():
+            if k is not keys[i] or v is not values[i]:
+                return False
+            i += 1
+    except RuntimeError:  # changed by another thread meanwhile (the pure twin)
+        return False
+    return True
 
 
 def to_context(value: Any) -> Context:

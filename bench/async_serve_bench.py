@@ -42,7 +42,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
-from serve_bench import DISTINCT_USERS, FLAG_COUNT, KEYS, LUA, Child, load, run_capture, start_apps, write_results  # noqa: E402
+from serve_bench import (DISTINCT_USERS, FLAG_COUNT, KEYS, LUA, Child, load, print_per_round, run_capture,  # noqa: E402
+                         start_apps, write_results)
 
 RESULTS = os.path.join(HERE, "results", "async_serve.json")
 APPS = ("baseline", "ldfast", "official")
@@ -224,10 +225,7 @@ def main() -> int:
     of_baseline = fast["req_per_s"] / base["req_per_s"]
     official_of_baseline = official["req_per_s"] / base["req_per_s"]
     met = ratio >= 5 and fast["p99_ms"] <= official["p99_ms"] and of_baseline >= 0.6
-    if "rounds_req_per_s" in fast:  # each round's apps ran back to back: its ratios share its load
-        rounds = list(zip(base["rounds_req_per_s"], fast["rounds_req_per_s"], official["rounds_req_per_s"]))
-        print("per round: ldfast/no-SDK %s; ldfast/official %s" % (
-            " ".join("%.0f%%" % (100 * f / b) for b, f, o in rounds), " ".join("%.2fx" % (f / o) for b, f, o in rounds)))
+    print_per_round(results)
     print()
     print("ldfast / official req/s: %.2fx; p99 %.2f ms vs %.2f ms" % (ratio, fast["p99_ms"], official["p99_ms"]))
     print("of the no-SDK app's req/s: ldfast %.0f%%, official %.0f%%" % (100 * of_baseline, 100 * official_of_baseline))

@@ -106,4 +106,5 @@ def fired(value: _T) -> "Deferred[_T]":
     d._canceller = None
     d.called = True
     d.result = value
+    d._chainedTo = None
     return d

@@ -225,3 +225,31 @@ def test_twisted_client_variation_is_fired() -> None:
         assert got == [[True, "dflt"]]
     finally:
         client.close()
+
+
+def test_twisted_own_deferred_tests_pass_with_fired_as_succeed(tmp_path: Any) -> None:
+    """Twisted's own Deferred test suite, run with ``defer.succeed`` replaced by ``fired`` (in a
+    subprocess: nothing global is patched here), passes as it does unpatched."""
+    import os
+    import subprocess
+    import sys
+
+    calls = tmp_path / "calls"
+    (tmp_path / "sitecustomize.py").write_text(
+        "import atexit\n"
+        "import twisted.internet.defer as defer\n"
+        "from ldfast._fired import fired\n"
+        "count = [0]\n"
+        "def succeed(value):\n"
+        "    count[0] += 1\n"
+        "    return fired(value)\n"
+        "defer.succeed = succeed\n"
+        "atexit.register(lambda: open(%r, 'w').write(str(count[0])))\n" % str(calls))
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), repo]))
+    run = subprocess.run([sys.executable, "-m", "twisted.trial", "--temp-directory", str(tmp_path / "trial"),
+                          "twisted.test.test_defer", "twisted.internet.test.test_inlinecb"],
+                         cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "PASSED" in run.stdout
+    assert int(calls.read_text()) >= 10  # the suite did make its Deferreds through fired()

@@ -10,6 +10,7 @@ process restarts its networking by itself. Analytics events arrive in a later re
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -419,22 +420,29 @@ class ClientBase:
 
         Keyword options: ``client_side_only``, ``with_reasons``, ``details_only_for_tracked_flags``.
         """
+        state, fill = self._flags_state_begin(context, kwargs)
+        if fill is not None:
+            fill()
+        return state
+
+    def _flags_state_begin(self, context: Any, kwargs: dict[str, Any]) -> Tuple[FeatureFlagsState, Any]:
+        """all_flags_state's checks: the state, and None if it is final (invalid), else
+        ``fill(part=None)``, which evaluates the store's flags (or those of ``part``, a part of a
+        copy of them) into it."""
         if self._offline:
             log.warning("all_flags_state() called, but client is in offline mode. Returning empty state")
-            return FeatureFlagsState(False)
+            return FeatureFlagsState(False), None
         if not self._core.ready and not self._check_ready("all_flags_state()"):
-            return FeatureFlagsState(False)
+            return FeatureFlagsState(False), None
         context = to_context(context)
         if context._error is not None:
             log.warning("Context was invalid for all_flags_state (%s); returning default value", context._error)
-            return FeatureFlagsState(False)
-        client_only = kwargs.get("client_side_only", False)
-        with_reasons = kwargs.get("with_reasons", False)
-        details_only = kwargs.get("details_only_for_tracked_flags", False)
+            return FeatureFlagsState(False), None
         state = FeatureFlagsState(True)
-        self._core.fill_flags_state(state._values, state._meta, context, bool(client_only), bool(with_reasons),
-                                    bool(details_only), int(time.time() * 1000))
-        return state
+        fill = functools.partial(self._core.fill_flags_state, state._values, state._meta, context,
+                                 bool(kwargs.get("client_side_only", False)), bool(kwargs.get("with_reasons", False)),
+                                 bool(kwargs.get("details_only_for_tracked_flags", False)), int(time.time() * 1000))
+        return state, fill
 
     def _all_flags(self, context: Any) -> Optional[dict[str, Any]]:
         if context is None:

@@ -54,7 +54,7 @@ cdef class ClientCore:
     @cython.locals(flags=dict, snapshot=dict, segments=dict, flag=Flag, detail=EvaluationDetail, reason=dict, meta=dict,
                    prereqs=list, experiment=bint, track_events=bint, omit=bint)
     cpdef fill_flags_state(self, dict values, dict metas, object context, bint client_only, bint with_reasons,
-                           bint details_only, object now_ms)
+                           bint details_only, object now_ms, dict part=*)
 
 @cython.locals(rules=tuple, rule=Rule)
 cpdef bint is_experiment(Flag flag, dict reason) except -1

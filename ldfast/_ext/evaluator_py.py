@@ -436,8 +436,11 @@ class ClientCore:
 
     def fill_flags_state(self, values: dict[str, Any], metas: dict[str, Any], context: Any, client_only: bool,
                          with_reasons: bool,
-                         details_only: bool, now_ms: int) -> None:
-        """Evaluate every flag for a valid context into FeatureFlagsState's value and metadata maps.
+                         details_only: bool, now_ms: int, part: Optional[dict[str, Any]] = None) -> None:
+        """Evaluate every flag for a valid context into FeatureFlagsState's value and metadata maps
+        (``part``: only the flags of that dict, a part of a copy of the store's flags, so that a
+        caller can evaluate a large store in several calls; prerequisites and segments are read
+        from the store either way).
 
         The metadata is exactly the official SDK's (``FeatureFlagsState.add_flag`` builds the same
         for its public API; this loop is the compiled hot path): reason (with_reasons or trackReason, unless
@@ -447,7 +450,7 @@ class ClientCore:
         store = self.store
         flags = store._flags
         segments = store._segments
-        snapshot = flags.copy()  # the store may change while we evaluate
+        snapshot = flags.copy() if part is None else part  # the store may change while we evaluate
         for key, flag in snapshot.items():
             if flag._pending is not None:
                 flag.materialize()

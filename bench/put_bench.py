@@ -7,7 +7,8 @@ subprocess, so no SDK shares a process, a reactor or a heap with the server or w
 
 - ldfast: a ``TwistedLDClient`` on the worker's reactor, where a ``LoopingCall`` ticks every 1 ms
   and records the longest gap between ticks from the client's start until every flag is parsed
-  (the reactor stall; ``stall_ends_ms`` says when, after the start, each run's longest gap ended);
+  (the reactor stall; ``stall_ends_ms`` says when, after the start, each run's longest gap ended;
+  the garbage collector's pauses are timed too, and the longest gap not counting them is reported);
   the wall time from start to initialized (``wait_for_initialization`` fires: the first put is
   stored, its flags as placeholders that evaluations parse on first use), and to every flag
   parsed (the background parse done: ``all_flags_state`` fires, it waits for that).
@@ -41,8 +42,10 @@ sys.path.insert(0, HERE)
 RESULTS = os.path.join(HERE, "results", "put.json")
 FLAG_COUNT = 5000
 REPEAT = 3
-STALL_LIMIT_MS = 50.0  # longest reactor stall while ldfast stores the put
-SPEED_RATIO = 5.0  # ldfast time to initialized vs the official SDK's
+# Issue 15's targets for the put:
+STALL_LIMIT_MS = 10.0  # longest reactor stall while ldfast stores the put
+SPEED_RATIO = 10.0  # ldfast time to initialized vs the official SDK's
+MEMORY_SHARE = 0.5  # ldfast's peak memory growth vs the official SDK's
 TICK = 0.001  # the LoopingCall's interval, seconds
 INIT_TIMEOUT = 60.0
 WORKER_TIMEOUT = 120.0
@@ -144,8 +147,9 @@ def worker_ldfast(uri: str, context: Dict[str, Any], memory: bool) -> Dict[str, 
     config = ldfast.Config("sdk-key", stream_uri=uri, send_events=False)
     ctx = ldfast.Context.from_dict(context)
     out: Dict[str, Any] = {"sdk": "ldfast", "extensions": ldfast.extensions_enabled()}
-    ticks = {"last": 0.0, "max_gap": 0.0, "max_gap_end": 0.0, "count": 0}
+    ticks = {"last": 0.0, "max_gap": 0.0, "max_gap_end": 0.0, "max_outside_gc": 0.0, "count": 0}
     clock = time.perf_counter
+    collections = _GCTimer()  # the collector's pauses, so each gap's share of them is known
 
     def tick() -> None:
         now = clock()
@@ -153,6 +157,7 @@ def worker_ldfast(uri: str, context: Dict[str, Any], memory: bool) -> Dict[str, 
         if gap > ticks["max_gap"]:
             ticks["max_gap"] = gap
             ticks["max_gap_end"] = now
+        ticks["max_outside_gc"] = max(ticks["max_outside_gc"], gap - collections.take())
         ticks["last"] = now
         ticks["count"] += 1
 
@@ -164,6 +169,7 @@ def worker_ldfast(uri: str, context: Dict[str, Any], memory: bool) -> Dict[str, 
         nonlocal client, started
         if not memory:
             ticks["last"] = clock()
+            collections.take()
             loop.start(TICK, now=False)
         else:
             tracemalloc.start()
@@ -186,9 +192,16 @@ def worker_ldfast(uri: str, context: Dict[str, Any], memory: bool) -> Dict[str, 
             tick()  # the gap up to this moment counts too
             loop.stop()
             out.update(parsed_seconds=done - started, max_stall_seconds=ticks["max_gap"], ticks=ticks["count"],
-                       max_stall_end_seconds=ticks["max_gap_end"] - started)
+                       max_stall_end_seconds=ticks["max_gap_end"] - started,
+                       max_stall_outside_gc_seconds=ticks["max_outside_gc"],
+                       max_gc_pause_seconds=collections.longest())
             out["answer"] = _state(state)
             out["samples"] = {key: _fired(client.variation(key, ctx, "default")) for key in SAMPLE_KEYS}
+            import gc
+
+            collect_start = clock()  # (after the measurement: what one full collection costs this process now)
+            gc.collect()
+            out["full_gc_after_seconds"] = clock() - collect_start
         return client.close().addBoth(lambda _: reactor.stop())
 
     def failed(failure: Any) -> None:
@@ -198,7 +211,8 @@ def worker_ldfast(uri: str, context: Dict[str, Any], memory: bool) -> Dict[str, 
         reactor.stop()
 
     reactor.callWhenRunning(start)
-    reactor.run(installSignalHandlers=False)
+    with collections:
+        reactor.run(installSignalHandlers=False)
     return out
 
 
@@ -319,22 +333,32 @@ def measure(count: int, repeat: int, log: Any = None) -> Dict[str, Any]:
             stalls = [r["max_stall_seconds"] * 1000 for r in results]
             entry.update(longest_reactor_stall_ms=max(stalls), stalls_ms=stalls,
                          stall_ends_ms=[r["max_stall_end_seconds"] * 1000 for r in results],
+                         longest_stall_outside_gc_ms=max(r["max_stall_outside_gc_seconds"] * 1000 for r in results),
+                         longest_gc_pause_ms=max(r["max_gc_pause_seconds"] * 1000 for r in results),
+                         full_gc_after_ms=[r["full_gc_after_seconds"] * 1000 for r in results],
                          ticks=[r["ticks"] for r in results], extensions=results[0]["extensions"])
         summary[sdk] = entry
     return summary
 
 
 def judge(summary: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Issue 15's targets for a 5,000-flag put, on this run's numbers."""
     fast, official = summary["ldfast"], summary["official"]
     ratio = official["time_to_initialized_ms"] / fast["time_to_initialized_ms"]
     return [
         {"id": "reactor_stall", "line": "longest reactor stall <= %g ms" % STALL_LIMIT_MS,
          "met": fast["longest_reactor_stall_ms"] <= STALL_LIMIT_MS,
-         "detail": "%.1f ms (max over %d runs)" % (fast["longest_reactor_stall_ms"], summary["repeat"])},
-        {"id": "speed", "line": "ldfast >= %gx faster than official" % SPEED_RATIO, "met": ratio >= SPEED_RATIO,
-         "ratio": ratio, "detail": "%.2fx" % ratio},
-        {"id": "memory", "line": "ldfast peak memory <= official",
-         "met": fast["peak_memory_mb"] <= official["peak_memory_mb"],
+         "detail": "%.1f ms (max over %d runs); longest garbage collection in the runs %.1f ms; longest stall "
+                   "not counting the collector's pauses %.1f ms; one full collection after the runs %s ms"
+                   % (fast["longest_reactor_stall_ms"], summary["repeat"], fast["longest_gc_pause_ms"],
+                      fast["longest_stall_outside_gc_ms"], "/".join("%.1f" % t for t in fast["full_gc_after_ms"]))},
+        {"id": "speed", "line": "ldfast >= %gx sooner to initialized than official" % SPEED_RATIO,
+         "met": ratio >= SPEED_RATIO, "ratio": ratio, "detail": "%.2fx" % ratio},
+        {"id": "all_parsed", "line": "ldfast's every flag parsed sooner than official initialized",
+         "met": fast["all_parsed_ms"] < official["time_to_initialized_ms"],
+         "detail": "%.0f ms vs %.0f ms" % (fast["all_parsed_ms"], official["time_to_initialized_ms"])},
+        {"id": "memory", "line": "ldfast peak memory <= %g of official's" % MEMORY_SHARE,
+         "met": fast["peak_memory_mb"] <= MEMORY_SHARE * official["peak_memory_mb"],
          "detail": "%.1f MB vs %.1f MB" % (fast["peak_memory_mb"], official["peak_memory_mb"])},
     ]
 
@@ -366,12 +390,23 @@ class _GCTimer:
     def __init__(self) -> None:
         self.pauses: List[tuple] = []  # (generation, seconds)
         self._start = 0.0
+        self._since_take = 0.0
 
     def _callback(self, phase: str, info: Dict[str, Any]) -> None:
         if phase == "start":
             self._start = time.perf_counter()
         else:
-            self.pauses.append((info["generation"], time.perf_counter() - self._start))
+            pause = time.perf_counter() - self._start
+            self.pauses.append((info["generation"], pause))
+            self._since_take += pause
+
+    def take(self) -> float:
+        """Seconds spent collecting since the last call."""
+        spent, self._since_take = self._since_take, 0.0
+        return spent
+
+    def longest(self) -> float:
+        return max((p[1] for p in self.pauses), default=0.0)
 
     def __enter__(self) -> "_GCTimer":
         import gc

@@ -20,7 +20,8 @@ from typing import Optional
 
 from ldfast._ext._env import PURE_BUILD_MARKER, no_extensions
 
-TWINS = ("operators", "bucketing", "model", "context", "recorder", "eventfmt", "evaluator", "jsonscan")
+TWINS = ("operators", "bucketing", "model", "context", "recorder", "eventfmt", "evaluator", "jsonscan",
+         "linetext")
 
 
 def _is_built(name: str) -> bool:

@@ -11,8 +11,9 @@ complete line gives exactly what decoding the whole stream first would.
 """
 from __future__ import annotations
 
-import codecs
 from typing import Any, List, Optional
+
+from ldfast._ext.linetext import LineText
 
 _BOM = b"\xef\xbb\xbf"
 _CR = 13
@@ -20,7 +21,6 @@ _LF = 10
 _LONG_LINE = 1 << 18
 """Bytes of an unterminated line after which its fragments are decoded as they arrive (see feed)."""
 _MAX_NAME = 5  # the longest field name SSE knows ("retry")
-_utf8_decoder = codecs.getincrementaldecoder("utf-8")
 
 
 class Event:
@@ -184,9 +184,11 @@ class SSEParser:
 
 class _LongLine:
     """A long line being received: its field name and its value decoded fragment by fragment
-    (an incremental decoder gives exactly what the one-shot decode of the whole value gives)."""
+    (``ldfast._ext.linetext.LineText``: exactly what the one-shot decode of the whole value gives;
+    the compiled twin writes an ASCII value into its final string as the fragments arrive, so the
+    fragment that ends a large put costs no join of megabytes)."""
 
-    __slots__ = ("name", "space_check", "decoder", "parts")
+    __slots__ = ("name", "space_check", "text")
 
     def __init__(self, held: bytes) -> None:
         colon = held.find(b":")
@@ -194,31 +196,33 @@ class _LongLine:
         # field name is unknown, so the line is ignored; a colon first: a comment, ignored too.
         self.name: Optional[bytes] = held[:colon] if colon > 0 else None
         self.space_check = False  # the colon ended the held bytes: a space may start the next fragment
-        self.decoder = _utf8_decoder("replace")
-        self.parts: List[str] = []
+        self.text = LineText()
         if self.name is not None:
             start = colon + 1
             if start == len(held):
                 self.space_check = True
             elif held[start:start + 1] == b" ":
                 start += 1
-            self.parts.append(self.decoder.decode(memoryview(held)[start:]))
+            self.text.add(memoryview(held)[start:])
 
-    def add(self, fragment: bytes, final: bool = False) -> None:
+    def add(self, fragment: bytes) -> None:
         if self.name is None:
             return
         if self.space_check and fragment:
             self.space_check = False
             if fragment[:1] == b" ":
                 fragment = memoryview(fragment)[1:]  # type: ignore[assignment]
-        self.parts.append(self.decoder.decode(fragment, final))
+        self.text.add(fragment)
 
     def finish(self, last: bytes) -> "tuple[Optional[bytes], str]":
         """The line's (name, value) once ``last``, its final fragment, has arrived (name None: ignored)."""
         if self.name is None:
             return None, ""
-        self.add(last, True)
-        return self.name, "".join(self.parts)
+        if self.space_check and last:
+            self.space_check = False
+            if last[:1] == b" ":
+                last = memoryview(last)[1:]  # type: ignore[assignment]
+        return self.name, self.text.finish(last)
 
 
 __all__ = ("Event", "SSEParser")

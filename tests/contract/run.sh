@@ -32,6 +32,29 @@ fi
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# The harness listens on -port P (HTTP) and on P+1 (HTTPS, for the TLS tests), on all interfaces:
+# a P whose P+1 is free too, below Linux's ephemeral range (32768+), so that no outgoing
+# connection takes P+1 meanwhile (a run failed with "listen tcp :P+1: address already in use").
+harness_port() { "$PY" -c '
+import random, socket
+for _ in range(500):
+    p = random.randrange(20000, 32000, 2)
+    held = []
+    try:
+        for q in (p, p + 1):
+            s = socket.socket()
+            held.append(s)
+            s.bind(("", q))
+    except OSError:
+        continue
+    finally:
+        for s in held:
+            s.close()
+    print(p)
+    break
+else:
+    raise SystemExit("no free pair of ports for the harness")
+'; }
 
 redis_pid=
 cleanup() { [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null || true; }
@@ -56,7 +79,7 @@ for mode in "${modes[@]}"; do
   for _ in $(seq 100); do port_free "$port" || break; sleep 0.1; done
   echo "contract tests: $mode client (service log: $OUT/service-$mode.log)"
   set +e
-  "$harness" -url "http://127.0.0.1:$port" -port "$(free_port)" -enable-persistence-tests \
+  "$harness" -url "http://127.0.0.1:$port" -port "$(harness_port)" -enable-persistence-tests \
     -skip-from tests/contract/suppressions.txt -stop-service-at-end -junit "$OUT/junit-$mode.xml" \
     >"$OUT/harness-$mode.log" 2>&1
   rc=$?

@@ -80,11 +80,13 @@ class _LoopClient(TwistedLDClient):
     def bind(self, reactor: LoopReactor) -> None:
         """Start the analytics events on ``reactor`` (then ``_start_data()``: the data source)."""
         self._reactor = reactor
+        self._slices = None  # (all_flags_state's Cooperator, made on this reactor when needed)
         self._start_events()
 
     def unbind_after_fork(self) -> None:
         """In a forked child: the parent's reactor and loop are gone; forget them (bind again later)."""
         self._reactor = None
+        self._slices = None  # (its Cooperator ran on the parent's reactor)
         self._events = None
         self._core.events = None
         self._data_source = _NullDataSource(False)

@@ -185,3 +185,29 @@ def test_asyncio_client_awaits_a_sliced_state(monkeypatch):
             await client.close()
 
     asyncio.run(main())
+
+
+def test_asyncio_client_slices_on_the_loop_it_is_bound_to_after_a_fork(monkeypatch):
+    """A forked child re-binds the client to its own loop: a sliced state runs on that loop's
+    reactor, not on the Cooperator made for the parent's (which no longer runs)."""
+    from ldfast.async_client import AsyncLDClient
+
+    _every_part(monkeypatch)
+    client = AsyncLDClient(Config("k", update_processor_class=_data(), send_events=False))
+
+    async def parent():
+        await client.start(1)
+        state = await asyncio.wait_for(client.all_flags_state(USER), 5)
+        assert len(state.to_values_map()) == COUNT
+
+    async def child():
+        try:
+            state = await asyncio.wait_for(client.all_flags_state(USER, with_reasons=True), 5)
+            expected = ClientBase.all_flags_state(client._client, USER, with_reasons=True)
+            assert state.to_json_dict() == expected.to_json_dict()
+        finally:
+            await client.close()
+
+    asyncio.run(parent())
+    client._after_fork_in_child()  # what the fork hook does in a child process
+    asyncio.run(child())

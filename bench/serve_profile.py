@@ -10,6 +10,9 @@ request (10 flags for one user dict, as there) into steps, each step adding one 
 - deferreds: ``TwistedLDClient.variation`` instead (events on): a fired Deferred per call
 - gathered:  + ``defer.gatherResults`` over the 10 Deferreds and the body written in its callback
              (the serving benchmark's handler)
+- awaited:   ``AsyncLDClient.variation`` awaited for each flag in a coroutine per request (events
+             on), on an asyncio loop (``bench/async_serve_bench.py``'s handler without aiohttp);
+             its "added" column is over the json step: all the asyncio client adds per request
 
 Run:  .venv/bin/python bench/serve_profile.py [--requests 20000]
 Best of 5 runs per step, µs per request; quote differences from one run.
@@ -17,6 +20,7 @@ Best of 5 runs per step, µs per request; quote differences from one run.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -68,6 +72,38 @@ def steps(quiet: Any, loud: Any, twisted_client: Any, out: List[bytes]) -> Dict[
     }
 
 
+async def _awaited(events_uri: str, users: List[dict]) -> float:
+    """The ``awaited`` step: best of 5, µs per request."""
+    from ldfast.async_client import AsyncLDClient
+    from ldfast.async_config import AsyncConfig
+
+    flags, segments = scenarios.all_flags_data(FLAG_COUNT)
+    client = AsyncLDClient(AsyncConfig(
+        "sdk-key", events_uri=events_uri, flush_interval=3600, diagnostic_opt_out=True, events_max_pending=10 ** 7,
+        update_processor_class=scenarios._source(scenarios.FAST_FEATURES, scenarios.FAST_SEGMENTS, flags, segments)))
+    await client.start(5)
+    out: List[bytes] = []
+    variation = client.variation
+
+    async def handle(user: dict) -> None:
+        values = [await variation(k, user, None) for k in KEYS]
+        out.append(json.dumps(dict(zip(KEYS, values))).encode())
+
+    best = float("inf")
+    try:
+        for _ in range(5):
+            del out[:]
+            start = time.perf_counter()
+            for user in users:
+                await handle(user)
+            best = min(best, (time.perf_counter() - start) / len(users) * 1e6)
+            await asyncio.sleep(0)  # (the event processor's turn, as between requests)
+        assert len(out) == len(users)
+    finally:
+        await client.close()
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20000)
@@ -104,12 +140,14 @@ def main() -> None:
     reactor.run()
     for c in (quiet, loud):
         c.close()
+    results["awaited"] = asyncio.run(_awaited(fake.uri, users))
     fake.close()
     previous = 0.0
     print("| step | µs per request | added by the step |")
     print("|---|---:|---:|")
     for name, us in results.items():
-        print("| %s | %.1f | %+.1f |" % (name, us, us - previous if name != "gathered" else us - results["deferreds"]))
+        added = {"gathered": us - results["deferreds"], "awaited": us - results["json"]}.get(name, us - previous)
+        print("| %s | %.1f | %+.1f |" % (name, us, added))
         previous = us
 
 

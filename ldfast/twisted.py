@@ -529,9 +529,7 @@ class TwistedLDClient(ClientBase):
         else:
             return fired(state)
         if self._closed:
-            for _ in steps:
-                pass
-            return fired(state)
+            return fired(_rest(steps, state))
         if self._slices is None:
             self._slices = slice_cooperator(self._reactor)
         task = self._slices.cooperate(steps)
@@ -575,13 +573,18 @@ def _fill_steps(fill: Any, snapshot: dict[str, Any]) -> Iterator[None]:
         yield None
 
 
+def _rest(steps: Iterator[None], state: FeatureFlagsState) -> FeatureFlagsState:
+    """The remaining parts, at once (the client is closed)."""
+    for _ in steps:
+        pass
+    return state
+
+
 def _finish_steps(failure: Failure, steps: Iterator[None], state: FeatureFlagsState) -> Any:
     """The Cooperator stopped (the client closed): the remaining parts, at once."""
     if not failure.check(TaskStopped, SchedulerStopped):
         return failure
-    for _ in steps:
-        pass
-    return state
+    return _rest(steps, state)
 
 
 def _values_map(state: FeatureFlagsState) -> Optional[dict[str, Any]]:

@@ -218,11 +218,8 @@ class _LongLine:
         """The line's (name, value) once ``last``, its final fragment, has arrived (name None: ignored)."""
         if self.name is None:
             return None, ""
-        if self.space_check and last:
-            self.space_check = False
-            if last[:1] == b" ":
-                last = memoryview(last)[1:]  # type: ignore[assignment]
-        return self.name, self.text.finish(last)
+        self.add(last)
+        return self.name, self.text.finish(b"")
 
 
 __all__ = ("Event", "SSEParser")

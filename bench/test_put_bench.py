@@ -43,7 +43,7 @@ def test_put_bench_runs_and_both_sdks_end_with_the_same_data(tmp_path, capsys):
     report = json.loads(output.read_text())
     results = report["results"]
     assert results["flags"] == FLAGS and results["same_data"] is True
-    assert results["stream_connections"] == 4  # a timed and a memory run per SDK, one connection each
+    assert results["stream_connections"] == 5  # a timed and a memory run per SDK, and a fresh ldfast run
     assert results["sample_values"]["heavy-flag"] == "treatment-b"  # the rule-heavy flag's last rule
     for sdk in ("ldfast", "official"):
         entry = results[sdk]
@@ -54,6 +54,9 @@ def test_put_bench_runs_and_both_sdks_end_with_the_same_data(tmp_path, capsys):
     # the collector's pauses are only part of the gaps: the rest is never longer than the longest gap
     assert 0 <= fast["longest_stall_outside_gc_ms"] <= fast["longest_reactor_stall_ms"]
     assert fast["longest_gc_pause_ms"] >= 0 and len(fast["full_gc_after_ms"]) == 1
+    assert len(fast["full_collections"]) == 1 and fast["full_collections"][0] >= 0
+    assert len(fast["fresh"]["stalls_ms"]) == len(fast["fresh"]["full_collections"]) == 1
+    assert fast["fresh"]["stalls_ms"][0] > 0
     # the first put is stored as placeholders, parsed in the background: both moments are reported
     assert results["ldfast"]["all_parsed_ms"] >= results["ldfast"]["time_to_initialized_ms"]
     assert "every flag parsed (the background parse done)" in printed

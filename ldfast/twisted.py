@@ -494,13 +494,16 @@ class TwistedLDClient(ClientBase):
         first streamed put, whose flags are parsed in the background: then once they all are, so
         that parsing thousands of flags never stalls the reactor in one call; or, over a persistent
         store, once every item is read from it, when due)."""
+        return self._all_flags_state(user, kwargs, True)
+
+    def _all_flags_state(self, user: Any, kwargs: dict[str, Any], at_once: bool) -> "Deferred[FeatureFlagsState]":
         if self._reads is not None and self._needs_store_read(None):
-            return self._read_then(None, self.all_flags_state, user, **kwargs)
+            return self._read_then(None, self._all_flags_state, user, kwargs, at_once)
         parsed = self._flags_parsed()
-        if parsed is not None:
-            return parsed.addCallback(lambda _: self.all_flags_state(user, **kwargs))
+        if parsed is not None:  # (fired inside the parse's last slice: no slice of our own there)
+            return parsed.addCallback(lambda _: self._all_flags_state(user, kwargs, False))
         if self._big_segment_manager is None or user is None:
-            return self._flags_state_in_slices(user, kwargs)
+            return self._flags_state_in_slices(user, kwargs, at_once)
         return self._with_big_segments(user, None, lambda c: ClientBase.all_flags_state(self, c, **kwargs))
 
     # -- all_flags_state over a large store, in slices ---------------------------------------------
@@ -509,11 +512,14 @@ class TwistedLDClient(ClientBase):
     # project's machine). The flags (a copy of the store's list, taken at the call) are evaluated in
     # parts of FLAGS_PER_PART: as many as fit in one slice at once, the rest on a Cooperator, a
     # slice of ``SLICE_SECONDS`` per reactor turn, so the reactor serves other work meanwhile. A
-    # store that fits in the first slice is answered at once, as before. Prerequisites and segments
+    # store that fits in the first slice is answered at once, as before. A state that waited for
+    # the background parse has no slice at once (it continues inside the parse's last slice, and
+    # the two together would stall the reactor twice as long): all its parts go to the Cooperator. Prerequisites and segments
     # are read from the store as each part is evaluated (as the sync client, whose store a stream
     # thread may update meanwhile). Closing the client finishes pending states at once.
 
-    def _flags_state_in_slices(self, user: Any, kwargs: dict[str, Any]) -> "Deferred[FeatureFlagsState]":
+    def _flags_state_in_slices(self, user: Any, kwargs: dict[str, Any],
+                               at_once: bool = True) -> "Deferred[FeatureFlagsState]":
         state, fill = self._flags_state_begin(user, kwargs)
         if fill is None:
             return fired(state)
@@ -522,12 +528,13 @@ class TwistedLDClient(ClientBase):
             fill(snapshot)
             return fired(state)
         steps = _fill_steps(fill, snapshot)
-        budget = _Budget()
-        for _ in steps:
-            if budget():
-                break
-        else:
-            return fired(state)
+        if at_once:
+            budget = _Budget()
+            for _ in steps:
+                if budget():
+                    break
+            else:
+                return fired(state)
         if self._closed:
             return fired(_rest(steps, state))
         if self._slices is None:
@@ -538,15 +545,18 @@ class TwistedLDClient(ClientBase):
     def all_flags(self, user: Any = None) -> "Deferred[Optional[dict[str, Any]]]":
         """A Deferred firing with {flag key: value}, or None (and a warning) without a user (see
         :meth:`all_flags_state` for when it waits)."""
+        return self._all_flags_values(user, True)
+
+    def _all_flags_values(self, user: Any, at_once: bool) -> "Deferred[Optional[dict[str, Any]]]":
         if self._reads is not None and self._needs_store_read(None):
-            return self._read_then(None, self.all_flags, user)
+            return self._read_then(None, self._all_flags_values, user, at_once)
         parsed = self._flags_parsed()
         if parsed is not None:
-            return parsed.addCallback(lambda _: self.all_flags(user))
+            return parsed.addCallback(lambda _: self._all_flags_values(user, False))
         if user is None:
             return fired(self._all_flags(user))
         if self._big_segment_manager is None:
-            return self._flags_state_in_slices(user, {}).addCallback(_values_map)
+            return self._flags_state_in_slices(user, {}, at_once).addCallback(_values_map)
         return self._with_big_segments(user, None, lambda c: self._all_flags(c))
 
     def flush(self) -> "Deferred[bool]":

@@ -125,6 +125,30 @@ def test_a_store_that_fits_in_one_slice_is_answered_at_once():
     assert len(box[0].to_values_map()) == tw.FLAGS_PER_PART
 
 
+@pytest.mark.parametrize("method", ["all_flags_state", "all_flags"])
+def test_a_state_that_waited_for_the_parse_has_no_slice_in_the_parse_callback(monkeypatch, method):
+    """The background parse fires its waiters inside its last slice: the state (or all_flags) that
+    waited evaluates none of its parts there, all of them on the Cooperator's later turns."""
+    from twisted.internet.defer import Deferred
+
+    slices = _every_part(monkeypatch)
+    clock = Clock()
+    client = _client(_data(), clock)
+    parse: Deferred = Deferred()
+    waiting = [parse]
+    client._data_source.flags_parsed = lambda: waiting.pop() if waiting else None
+    box = _result(getattr(client, method)(USER))
+    assert not box and slices == []
+    parse.callback(None)  # (the parse's last slice)
+    assert slices == [], "a part was evaluated inside the parse's callback"
+    result, _ = _run(clock, box)
+    assert len(slices) == 4 and len(set(slices)) == 4  # each part in its own Cooperator turn
+    expected = ClientBase.all_flags_state(client, USER)
+    assert result == (expected.to_values_map() if method == "all_flags" else result)
+    if method == "all_flags_state":
+        assert result.to_json_dict() == expected.to_json_dict()
+
+
 def test_the_flags_are_those_of_the_call(monkeypatch):
     """Updates that arrive between slices: the state has the flags the store held at the call."""
     _every_part(monkeypatch)
